@@ -1,0 +1,1395 @@
+"""Stream Assistants API v2 runs over Server-Sent Events, with callbacks.
+
+    import assistant_stream
+
+    client = assistant_stream.Client()          # $OPENAI_API_KEY, $OPENAI_BASE_URL
+    handlers = assistant_stream.Handlers()
+
+    @handlers.on("text.delta")
+    def show(event):
+        print(event.text, end="", flush=True)
+
+    with client.stream_run(thread_id, assistant_id=assistant_id,
+                           handlers=handlers) as stream:
+        run = stream.until_done()
+
+One file, two dependencies (requests and sseclient-py), plain blocking socket
+I/O: it works the same in scripts, threads and gevent.  To vendor it, copy this
+file next to your code; it carries its version and licence with it.
+
+Homepage: https://pypi.org/project/assistant-stream/
+"""
+# Copyright (c) 2026 The assistant_stream authors
+#
+# Permission is hereby granted, free of charge, to any person obtaining a copy
+# of this software and associated documentation files (the "Software"), to deal
+# in the Software without restriction, including without limitation the rights
+# to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+# copies of the Software, and to permit persons to whom the Software is
+# furnished to do so, subject to the following conditions:
+#
+# The above copyright notice and this permission notice shall be included in
+# all copies or substantial portions of the Software.
+#
+# THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+# IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+# FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+# AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+# LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+# OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+# SOFTWARE.
+
+# ---------------------------------------------------------------------------
+# Imports
+# ---------------------------------------------------------------------------
+
+from __future__ import annotations
+
+import collections
+import fnmatch
+import json
+import logging
+import os
+import re
+import socket
+from typing import (
+    IO,
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Pattern,
+    Tuple,
+    Union,
+)
+from urllib.parse import quote
+
+import requests
+import sseclient
+import urllib3
+
+# ---------------------------------------------------------------------------
+# Version and exports
+# ---------------------------------------------------------------------------
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client",
+    "Handlers",
+    "Stream",
+    "Event",
+    "replay",
+    "AssistantStreamError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ConflictError",
+    "UnprocessableEntityError",
+    "RateLimitError",
+    "InternalServerError",
+    "StreamError",
+    "IncompleteStreamError",
+    "ProtocolError",
+]
+
+# ---------------------------------------------------------------------------
+# Constants
+# ---------------------------------------------------------------------------
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_MAX_RETRIES = 2
+MAX_EVENT_BYTES = 16 * 1024 * 1024  # one event, as received
+MAX_EVENT_LINES = 1000  # sseclient-py's cost grows with lines x bytes
+
+RUN_EVENTS = (
+    "thread.run.created",
+    "thread.run.queued",
+    "thread.run.in_progress",
+    "thread.run.requires_action",
+    "thread.run.completed",
+    "thread.run.incomplete",
+    "thread.run.failed",
+    "thread.run.cancelling",
+    "thread.run.cancelled",
+    "thread.run.expired",
+)
+STEP_EVENTS = (
+    "thread.run.step.created",
+    "thread.run.step.in_progress",
+    "thread.run.step.delta",
+    "thread.run.step.completed",
+    "thread.run.step.failed",
+    "thread.run.step.cancelled",
+    "thread.run.step.expired",
+)
+MESSAGE_EVENTS = (
+    "thread.message.created",
+    "thread.message.in_progress",
+    "thread.message.delta",
+    "thread.message.completed",
+    "thread.message.incomplete",
+)
+API_EVENTS = frozenset(("thread.created", "error", "done") + RUN_EVENTS + STEP_EVENTS + MESSAGE_EVENTS)
+DERIVED_EVENTS = frozenset(
+    (
+        "text.created",
+        "text.delta",
+        "text.done",
+        "tool_call.created",
+        "tool_call.delta",
+        "tool_call.done",
+        "image_file.done",
+        "end",
+    )
+)
+# The short names the API reference uses in prose: "run.created", "step.delta", ...
+SHORT_PREFIXES = (("run.", "thread.run."), ("step.", "thread.run.step."), ("message.", "thread.message."))
+
+TERMINAL_STATUSES = frozenset(("completed", "failed", "cancelled", "expired", "incomplete"))
+# A stream may end once its run is in one of these: nothing more will come.
+STOP_STATUSES = TERMINAL_STATUSES | {"requires_action"}
+
+_BOM = b"\xef\xbb\xbf"
+_READ_SIZE = 65536
+_ERROR_BODY_LIMIT = 65536
+_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,256}\Z")
+
+log = logging.getLogger("assistant_stream")
+
+JSON = Dict[str, Any]
+Callback = Callable[["Event"], Any]
+
+# ---------------------------------------------------------------------------
+# Exceptions
+# ---------------------------------------------------------------------------
+
+
+class AssistantStreamError(Exception):
+    """The root of every error this module raises.
+
+    ``stream`` is the Stream the error interrupted (None for errors raised
+    before a stream existed): what it received stays readable on it.
+    """
+
+    stream: Optional[Stream] = None
+
+
+class APIConnectionError(AssistantStreamError):
+    """The server could not be reached, or the connection failed."""
+
+
+class APITimeoutError(APIConnectionError):
+    """Connecting took longer than the connect timeout, or the server sent
+    nothing for longer than the read timeout."""
+
+
+class APIStatusError(AssistantStreamError):
+    """The server answered with an HTTP error status.
+
+    ``status_code`` is the HTTP status, ``body`` the parsed JSON body (or its
+    text), ``request_id`` the server's ``x-request-id`` header, if any.
+    """
+
+    def __init__(self, message: str, *, status_code: int, body: Any = None, request_id: Optional[str] = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+        self.request_id = request_id
+
+
+class BadRequestError(APIStatusError):
+    """HTTP 400."""
+
+
+class AuthenticationError(APIStatusError):
+    """HTTP 401."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """HTTP 403."""
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404."""
+
+
+class ConflictError(APIStatusError):
+    """HTTP 409."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """HTTP 422."""
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429."""
+
+
+class InternalServerError(APIStatusError):
+    """HTTP 5xx."""
+
+
+class StreamError(AssistantStreamError):
+    """The server sent an ``error`` event; ``error`` is its payload."""
+
+    def __init__(self, message: str, error: Any = None):
+        super().__init__(message)
+        self.error = error
+
+
+class IncompleteStreamError(AssistantStreamError):
+    """The body ended before ``done`` while the run could still go on."""
+
+
+class ProtocolError(AssistantStreamError):
+    """The server's answer is not a valid Assistants event stream."""
+
+
+_STATUS_ERRORS = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+# ---------------------------------------------------------------------------
+# Event
+# ---------------------------------------------------------------------------
+
+_UNREAD: Any = object()
+
+
+class Event:
+    """One dispatched event: an API event or a derived one.
+
+    ``name``     the full API name ("thread.message.delta") or the derived name
+    ``data``     the parsed JSON payload ("[DONE]" for ``done``)
+    ``text``     text events only: the fragment for ``text.delta``, the whole
+                 text for ``text.created`` / ``text.done``; None otherwise
+    ``snapshot`` the accumulated message, run step, run, text part or tool
+                 call, API-shaped; built when first read, from the stream's
+                 state at that moment (read it before the stream moves on)
+    ``stream``   the Stream that dispatched it
+    """
+
+    __slots__ = ("name", "data", "text", "stream", "_source", "_snapshot")
+
+    def __init__(self, name: str, data: Any, stream: Optional[Stream] = None, text: Optional[str] = None, source: Any = None):
+        self.name = name
+        self.data = data
+        self.text = text
+        self.stream = stream
+        self._source = source
+        self._snapshot = _UNREAD
+
+    @property
+    def snapshot(self) -> Any:
+        if self._snapshot is _UNREAD:
+            self._snapshot = snapshot(self._source)
+        return self._snapshot
+
+    def __repr__(self) -> str:
+        if self.text is not None:
+            return "<Event %s %r>" % (self.name, self.text[:40])
+        return "<Event %s>" % self.name
+
+
+# ---------------------------------------------------------------------------
+# Accumulation: deltas merged into plain dicts, text kept as fragments
+# ---------------------------------------------------------------------------
+
+
+class _Fragments(List[str]):
+    """A string still arriving: fragments appended, joined only when read."""
+
+    __slots__ = ()
+
+    def joined(self) -> str:
+        if len(self) != 1:
+            self[:] = ["".join(self)]
+        return self[0]
+
+
+# Keys whose string deltas extend the value instead of replacing it.
+_APPENDED = frozenset(("value", "arguments", "input", "logs", "refusal"))
+
+
+def merge(acc: JSON, delta: JSON) -> JSON:
+    """Merge a delta into an accumulated object, in place, and return it.
+
+    Strings under ``value``/``arguments``/``input``/``logs``/``refusal`` are
+    appended (as fragments); lists of objects with an ``index`` merge entry by
+    entry; other lists and scalars replace; None and empty lists never erase.
+    """
+    for key, value in delta.items():
+        if value is None or value == []:
+            acc.setdefault(key, value)
+        elif key in _APPENDED and type(value) is str:
+            old = acc.get(key)
+            if type(old) is _Fragments:
+                old.append(value)
+            elif type(old) is str and old:
+                acc[key] = _Fragments((old, value))
+            else:
+                acc[key] = _Fragments((value,))
+        elif type(value) is dict:
+            old = acc.get(key)
+            acc[key] = merge(old if type(old) is dict else {}, value)
+        elif type(value) is list and all(type(item) is dict and type(item.get("index")) is int for item in value):
+            entries = acc.get(key)
+            if type(entries) is not list:
+                entries = acc[key] = []
+            for item in value:
+                merge_entry(entries, item)
+        else:
+            acc[key] = snapshot(value)
+    return acc
+
+
+def merge_entry(entries: List[JSON], item: JSON) -> JSON:
+    """Merge one indexed delta entry into a list; return the merged entry.
+
+    Entries that came whole (from a completed object) have no ``index``: their
+    position in the list stands for it.
+    """
+    index = item["index"]
+    if type(index) is not int or index < 0:
+        raise ValueError("bad index %r" % (index,))
+    entry = find_entry(entries, index)
+    if entry is not None:
+        return merge(entry, item)
+    entry = merge({}, item)
+    entries.append(entry)
+    return entry
+
+
+def find_entry(entries: List[JSON], index: int) -> Optional[JSON]:
+    """The entry of a list with this ``index`` (or at this position)."""
+    if index < len(entries) and entries[index].get("index", index) == index:
+        return entries[index]
+    for position, entry in enumerate(entries):
+        if entry.get("index", position) == index:
+            return entry
+    return None
+
+
+def snapshot(obj: Any) -> Any:
+    """An API-shaped deep copy of an accumulated object, fragments joined."""
+    kind = type(obj)
+    if kind is dict:
+        return {key: snapshot(value) for key, value in obj.items()}
+    if kind is list:
+        return [snapshot(value) for value in obj]
+    if kind is _Fragments:
+        return obj.joined()
+    return obj
+
+
+def _text_of(part: JSON) -> str:
+    """The text of a message content part ("" for parts without text)."""
+    value = part.get(part.get("type") or "text")
+    if type(value) is dict:
+        value = value.get("value")
+    if type(value) is _Fragments:
+        return value.joined()
+    return value if type(value) is str else ""
+
+
+# ---------------------------------------------------------------------------
+# Wire: response bytes -> complete event blocks -> sseclient-py -> (name, data)
+# ---------------------------------------------------------------------------
+
+
+class _Wire:
+    """One response body as a sequence of (event name, parsed data).
+
+    It frames events itself before handing them to sseclient-py, which parses
+    the fields: each block handed over is one complete event, so an event is
+    dispatched as soon as its last byte arrives, large events cost linear
+    time, and sseclient-py's deviations from the WHATWG rules are covered:
+
+    - a leading UTF-8 BOM is stripped;
+    - CR and CRLF line endings become LF, so every blank line is a boundary;
+    - an event still incomplete when the body ends is never handed over
+      (``cut`` keeps its bytes; the Stream decides what that means);
+    - invalid UTF-8 becomes ProtocolError instead of UnicodeDecodeError;
+    - an event over ``max_bytes`` or ``MAX_EVENT_LINES`` raises ProtocolError
+      before the rest of it is read.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], max_bytes: int = MAX_EVENT_BYTES, record: Optional[IO[bytes]] = None):
+        self.chunks = chunks
+        self.max_bytes = max_bytes
+        self.record = record
+        self.cut = b""
+
+    def __iter__(self) -> Iterator[Tuple[str, Any]]:
+        events = sseclient.SSEClient(self._blocks()).events()
+        while True:
+            try:
+                sse = next(events)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as exc:
+                raise ProtocolError("the event stream is not valid UTF-8: %s" % exc) from None
+            name = sse.event
+            if name == "done":
+                yield name, sse.data
+                continue
+            try:
+                data = json.loads(sse.data)
+            except ValueError:
+                if name in API_EVENTS:
+                    raise ProtocolError("event %r carries invalid JSON: %s" % (name, _preview(sse.data))) from None
+                data = sse.data  # an unknown event may carry anything
+            else:
+                if name in API_EVENTS and type(data) is not dict:
+                    raise ProtocolError("event %r carries %s, not a JSON object" % (name, type(data).__name__))
+            yield name, data
+
+    def _blocks(self) -> Iterator[bytes]:
+        """Complete event blocks, each ending with a blank line, LF only."""
+        pending: List[bytes] = []  # the event being received, in pieces
+        size = 0
+        start: Optional[bytes] = b""  # the first bytes, until we know whether they are a BOM
+        after_cr = False
+        for chunk in self.chunks:
+            if self.record is not None:
+                self.record.write(chunk)
+            if start is not None:
+                start += chunk
+                if len(start) < 3 and _BOM.startswith(start):
+                    continue
+                chunk = start[3:] if start.startswith(_BOM) else start
+                start = None
+            if after_cr and chunk[:1] == b"\n":
+                chunk = chunk[1:]  # the LF of a CRLF split across chunks
+            if b"\r" in chunk:
+                after_cr = chunk[-1:] == b"\r"
+                chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            else:
+                after_cr = False
+            if not chunk:
+                continue
+            end = chunk.rfind(b"\n\n")
+            if end < 0 and pending and pending[-1][-1:] == b"\n" and chunk[:1] == b"\n":
+                end = -1  # the blank line straddles two chunks
+            if end < 0:
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise ProtocolError("an event is larger than %d bytes" % self.max_bytes)
+                pending.append(chunk)
+                continue
+            head = chunk[: end + 2]
+            if pending:
+                pending.append(head)
+                head = b"".join(pending)
+            rest = chunk[end + 2 :]
+            pending = [rest] if rest else []
+            size = len(rest)
+            for block in head[:-2].split(b"\n\n"):
+                if block:
+                    yield self._checked(block) + b"\n\n"
+            if size > self.max_bytes:
+                raise ProtocolError("an event is larger than %d bytes" % self.max_bytes)
+        tail = b"".join(pending) if start is None else start
+        if tail.strip():
+            self.cut = tail
+
+    def _checked(self, block: bytes) -> bytes:
+        if len(block) > self.max_bytes:
+            raise ProtocolError("an event is larger than %d bytes" % self.max_bytes)
+        if block.count(b"\n") >= MAX_EVENT_LINES:
+            raise ProtocolError("an event has more than %d lines" % MAX_EVENT_LINES)
+        if not block.startswith(b"data") and b"\ndata" not in block:
+            # sseclient-py drops an event without data, as the WHATWG rules say;
+            # for an API event that would silently lose it.
+            for line in block.split(b"\n"):
+                if line.startswith(b"event:"):
+                    name = line[6:].strip().decode("utf-8", "replace")
+                    if name in API_EVENTS:
+                        raise ProtocolError("event %r has no data line" % name)
+        return block
+
+
+def _preview(text: Union[str, bytes], limit: int = 200) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = text.strip()
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _response_chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body of a streaming response, each piece as soon as it arrives.
+
+    urllib3 >= 2.2 has ``read1``: it returns what has arrived, for chunked and
+    connection-close bodies alike.  Older urllib3: ``iter_content(None)`` is
+    prompt for chunked bodies only, so other bodies are read in small pieces.
+    Read errors become APITimeoutError (a silence longer than the read
+    timeout) or IncompleteStreamError (the connection dropped).
+    """
+    raw = response.raw
+    try:
+        read1 = getattr(raw, "read1", None)
+        if read1 is not None:
+            while True:
+                chunk = read1(_READ_SIZE, decode_content=True)
+                if not chunk:
+                    return
+                yield chunk
+        else:
+            chunked = getattr(raw, "chunked", False)
+            yield from response.iter_content(None if chunked else 64)
+    except (urllib3.exceptions.ReadTimeoutError, socket.timeout) as exc:
+        raise APITimeoutError("no data from the server within the read timeout") from exc
+    except (urllib3.exceptions.DecodeError, requests.exceptions.ContentDecodingError) as exc:
+        raise ProtocolError("the body could not be decoded: %s" % exc) from exc
+    except requests.exceptions.ConnectionError as exc:
+        if isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ReadTimeoutError):
+            raise APITimeoutError("no data from the server within the read timeout") from exc
+        raise IncompleteStreamError("the connection was lost: %s" % exc) from exc
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError, requests.exceptions.ChunkedEncodingError, OSError) as exc:
+        raise IncompleteStreamError("the connection was lost: %s" % exc) from exc
+
+
+def _close_response(response: requests.Response) -> None:
+    """Close a response at once, even while another greenlet reads from it."""
+    try:
+        shutdown = getattr(response.raw, "shutdown", None)  # urllib3 >= 2.3
+        if shutdown is not None:
+            shutdown()
+        response.close()
+    except Exception as exc:  # closing must never raise
+        log.debug("closing the response failed: %r", exc)
+
+
+# ---------------------------------------------------------------------------
+# Handlers: the dispatch table
+# ---------------------------------------------------------------------------
+
+
+def _full_name(name: str) -> str:
+    for short, full in SHORT_PREFIXES:
+        if name.startswith(short):
+            return full + name[len(short) :]
+    return name
+
+
+def _closest(name: str) -> str:
+    import difflib  # only on the error path
+
+    names = sorted(API_EVENTS | DERIVED_EVENTS) + [
+        short + full[len(long_) :] for short, long_ in SHORT_PREFIXES for full in sorted(API_EVENTS) if full.startswith(long_)
+    ]
+    match = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    return "; did you mean %r?" % match[0] if match else ""
+
+
+class Handlers:
+    """A dispatch table: event names to callbacks, and tools.
+
+    Register with ``@handlers.on(name)`` or ``handlers.on(name, fn)``.  A name
+    is an API event ("thread.message.delta"), its short form
+    ("message.delta"), a derived event ("text.delta") or a shell-style
+    pattern ("thread.run.*", "*"); anything else raises ValueError naming the
+    closest valid name.  Callbacks run in registration order and take one
+    argument, the Event.  An exception raised by a callback propagates out of
+    the stream's ``until_done()`` or iteration, and the stream closes.
+
+    One table may serve any number of streams at once; the callbacks for an
+    event name are resolved once and cached until the table changes.
+    """
+
+    def __init__(self) -> None:
+        self._registrations: List[Tuple[str, Optional[Pattern[str]], Callback]] = []
+        self._resolved: Dict[str, Tuple[Callback, ...]] = {}
+        self.tools: Dict[str, Callable[..., Any]] = {}
+
+    def on(self, name: str, fn: Optional[Callback] = None) -> Any:
+        """Register ``fn`` for the event ``name`` and return ``fn``.
+
+        Without ``fn``, return a decorator that does the same.
+        """
+        if not isinstance(name, str):
+            raise TypeError("an event name must be a str, not %s" % type(name).__name__)
+        full = _full_name(name)
+        pattern = None
+        if any(char in full for char in "*?["):
+            pattern = re.compile(fnmatch.translate(full))
+            if not any(pattern.match(known) for known in API_EVENTS | DERIVED_EVENTS):
+                raise ValueError("the pattern %r matches no event%s" % (name, _closest(name)))
+        elif full not in API_EVENTS and full not in DERIVED_EVENTS:
+            raise ValueError("unknown event name %r%s" % (name, _closest(name)))
+
+        def register(fn: Callback) -> Callback:
+            if not callable(fn):
+                raise TypeError("a callback must be callable, not %r" % (fn,))
+            self._registrations.append((full, pattern, fn))
+            self._resolved.clear()
+            return fn
+
+        return register if fn is None else register(fn)
+
+    def callbacks(self, name: str) -> Tuple[Callback, ...]:
+        """The callbacks for an incoming event name, in registration order."""
+        found = self._resolved.get(name)
+        if found is None:
+            found = self._resolved[name] = tuple(
+                fn for full, pattern, fn in self._registrations if (pattern.match(name) if pattern else full == name)
+            )
+        return found
+
+    def tool(self, fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None) -> Any:
+        """Register a function tool, named after the function unless ``name``.
+
+        When a run asks for function calls and every one has a tool, the
+        stream calls them with the call's JSON arguments as keywords and
+        submits their results.  ``@handlers.tool``, ``@handlers.tool(name=..)``
+        and ``handlers.tool(fn, name=...)`` all return ``fn`` unchanged.
+        """
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            if not callable(fn):
+                raise TypeError("a tool must be callable, not %r" % (fn,))
+            self.tools[name or fn.__name__] = fn
+            return fn
+
+        return register if fn is None else register(fn)
+
+    def __repr__(self) -> str:
+        return "<Handlers %d callbacks, %d tools>" % (len(self._registrations), len(self.tools))
+
+
+# ---------------------------------------------------------------------------
+# Stream
+# ---------------------------------------------------------------------------
+
+_MALFORMED = (KeyError, TypeError, AttributeError, ValueError, IndexError)
+Emission = Tuple[str, Any, Optional[str], Any]  # name, data, text, snapshot source
+
+
+class Stream:
+    """A streamed run: dispatches its events and keeps what they built.
+
+    ``until_done()`` dispatches every event and returns the final run; or
+    iterate it: each Event (API and derived) comes after its callbacks ran.
+    Any exception (a callback's, a network error, KeyboardInterrupt, a
+    gevent Timeout) and leaving a ``with`` block or a ``for`` loop early close
+    the connection at once; what was received stays readable on the stream.
+    """
+
+    def __init__(
+        self,
+        body: Iterable[bytes],
+        handlers: Optional[Handlers] = None,
+        *,
+        response: Optional[requests.Response] = None,
+        record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+    ):
+        self._handlers = handlers if handlers is not None else Handlers()
+        self._own = Handlers()
+        self._response = response
+        self._record: Optional[IO[bytes]] = None
+        self._owns_record = False
+        if isinstance(record, (str, os.PathLike)):
+            try:
+                self._record = open(record, "wb")
+            except BaseException:
+                if response is not None:
+                    _close_response(response)
+                raise
+            self._owns_record = True
+        elif record is not None:
+            self._record = record
+        self._max_event_bytes = max_event_bytes
+        self._wire = _Wire(body, max_event_bytes, self._record)
+        self._events = iter(self._wire)
+
+        self._run: Optional[JSON] = None
+        self._messages: Dict[str, JSON] = {}
+        self._steps: Dict[str, JSON] = {}
+        self._message: Optional[JSON] = None
+        self._step: Optional[JSON] = None
+        self._texts: List[str] = []
+        self._text_cache = ("", 0)
+        self._parts: Dict[Tuple[str, int], bool] = {}  # text/image part -> done
+        self._calls: Dict[Tuple[str, int], bool] = {}  # tool call -> done
+        self._received = 0
+        self._done = False
+        self._finished = False
+        self._closed = False
+        self._queue: Optional[Deque[Event]] = None
+        self._routes: Dict[str, Callable[[str, JSON], List[Emission]]] = {"thread.created": self._on_thread}
+        self._routes.update((name, self._on_run) for name in RUN_EVENTS)
+        self._routes.update((name, self._on_step) for name in STEP_EVENTS)
+        self._routes.update((name, self._on_message) for name in MESSAGE_EVENTS)
+        self._routes["thread.run.step.delta"] = self._on_step_delta
+        self._routes["thread.message.delta"] = self._on_message_delta
+
+    # -- registration ------------------------------------------------------
+
+    def on(self, name: str, fn: Optional[Callback] = None) -> Any:
+        """Register a callback for this stream only; as ``Handlers.on``.
+
+        The stream's own callbacks run after the shared table's.
+        """
+        return self._own.on(name, fn)
+
+    # -- driving -----------------------------------------------------------
+
+    def until_done(self) -> Optional[JSON]:
+        """Dispatch every remaining event; return the final run.
+
+        A run that ends failed, cancelled, expired or incomplete is returned
+        with that status.  Errors raise (see the module's exceptions) and
+        close the stream; on a closed stream this returns the run as received.
+        """
+        while self._advance():
+            pass
+        return self._run
+
+    def __iter__(self) -> Iterator[Event]:
+        queue: Deque[Event] = collections.deque()
+        self._queue = queue
+        try:
+            while True:
+                while queue:
+                    yield queue.popleft()
+                if not self._advance():
+                    break
+        finally:
+            self._queue = None
+            self.close()
+
+    def text_deltas(self) -> Iterator[str]:
+        """Drive the stream, yielding each text fragment as it arrives."""
+        for event in self:
+            if event.name == "text.delta" and event.text:
+                yield event.text
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection; idempotent, never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._response is not None:
+            _close_response(self._response)
+        try:
+            getattr(self._wire.chunks, "close", lambda: None)()  # a replayed file
+        except Exception as exc:  # closing must never raise
+            log.debug("closing the body failed: %r", exc)
+        if self._record is not None:
+            try:
+                if self._owns_record:
+                    self._record.close()
+                else:
+                    self._record.flush()
+            except Exception as exc:  # closing must never raise
+                log.debug("closing the recording failed: %r", exc)
+
+    def _advance(self) -> bool:
+        """Dispatch the next event; False once the stream has ended."""
+        if self._finished or self._closed:
+            return False
+        try:
+            try:
+                name, data = next(self._events)
+            except StopIteration:
+                self._end_of_body(None)
+                return True
+            except (IncompleteStreamError, APITimeoutError) as exc:
+                self._end_of_body(exc)
+                return True
+            self._dispatch(name, data)
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        return True
+
+    def _dispatch(self, name: str, data: Any) -> None:
+        self._received += 1
+        route = self._routes.get(name)
+        if route is None:
+            if name == "done":
+                self._done = True
+                self._emit("done", data)
+                self._end_of_body(None)
+            elif name == "error":
+                self._emit("error", data, source=data)
+                raise _stream_error(data)
+            else:
+                self._emit(name, data)
+            return
+        try:
+            emissions = route(name, data)
+        except _MALFORMED as exc:
+            raise ProtocolError("malformed %r event: %r" % (name, exc)) from exc
+        for emission in emissions:
+            self._emit(*emission)
+
+    def _emit(self, name: str, data: Any, text: Optional[str] = None, source: Any = None) -> None:
+        callbacks = self._handlers.callbacks(name)
+        if self._own._registrations:
+            callbacks += self._own.callbacks(name)
+        if name == "text.delta":
+            self._texts.append(text or "")
+        if callbacks or self._queue is not None:
+            event = Event(name, data, self, text, source)
+            for callback in callbacks:
+                callback(event)
+            if self._queue is not None:
+                self._queue.append(event)
+
+    def _end_of_body(self, cut: Optional[AssistantStreamError]) -> None:
+        """The body ended (at ``done``, at EOF, or cut off by ``cut``)."""
+        status = self.status
+        if not self._done and status not in STOP_STATUSES:
+            if cut is None:
+                detail = " (%d bytes of an unfinished event dropped)" % len(self._wire.cut) if self._wire.cut else ""
+                cut = IncompleteStreamError(
+                    "the stream ended before 'done' with the run %s%s" % ("in status %r" % status if status else "not started", detail)
+                )
+            raise cut
+        if cut is not None:
+            log.debug("stream cut after the run reached %r: %s", status, cut)
+        self._finish()
+
+    def _finish(self) -> None:
+        self._finished = True
+        self.close()
+        self._emit("end", self._run, source=self._run)
+
+    def _fail(self, exc: BaseException) -> None:
+        if isinstance(exc, AssistantStreamError) and exc.stream is None:
+            exc.stream = self
+        self.close()
+
+    # -- accumulation: each returns the events to dispatch, API event first --
+
+    def _on_thread(self, name: str, data: JSON) -> List[Emission]:
+        return [(name, data, None, data)]
+
+    def _on_run(self, name: str, data: JSON) -> List[Emission]:
+        status = data["status"]
+        self._run = data
+        emissions: List[Emission] = [(name, data, None, data)]
+        if status == "requires_action":
+            for call in _required_calls(data):
+                key, entry = self._find_call(call["id"])
+                if key is None:
+                    emissions.append(("tool_call.done", call, None, call))
+                elif not self._calls[key]:
+                    self._calls[key] = True
+                    emissions.append(("tool_call.done", entry, None, entry))
+        return emissions
+
+    def _on_step(self, name: str, data: JSON) -> List[Emission]:
+        step_id = data["id"]
+        step = self._steps.get(step_id)
+        final = data.get("status") in TERMINAL_STATUSES
+        if step is None or final:
+            step = snapshot(data)
+        else:
+            step.update((key, snapshot(value)) for key, value in data.items() if key != "step_details")
+        self._steps[step_id] = self._step = step
+        emissions: List[Emission] = [(name, data, None, step)]
+        calls = _tool_calls(step)
+        for index, entry in enumerate(calls):
+            key = (step_id, index)
+            if key not in self._calls:
+                self._calls[key] = False
+                emissions.append(("tool_call.created", entry, None, entry))
+            if final and not self._calls[key]:
+                self._calls[key] = True
+                emissions.append(("tool_call.done", entry, None, entry))
+        return emissions
+
+    def _on_step_delta(self, name: str, data: JSON) -> List[Emission]:
+        step_id = data["id"]
+        step = self._steps.get(step_id)
+        if step is None:  # created in an earlier stream
+            step = self._steps[step_id] = {"id": step_id, "object": "thread.run.step", "step_details": {}}
+        self._step = step
+        delta = data["delta"]
+        details = delta.get("step_details")
+        calls: List[Tuple[JSON, JSON]] = []
+        if type(details) is dict and details.get("tool_calls"):
+            acc = step.get("step_details")
+            if type(acc) is not dict:
+                acc = step["step_details"] = {}
+            merge(acc, {key: value for key, value in details.items() if key != "tool_calls"})
+            entries = acc.get("tool_calls")
+            if type(entries) is not list:
+                entries = acc["tool_calls"] = []
+            calls = [(item, merge_entry(entries, item)) for item in details["tool_calls"]]
+            delta = {key: value for key, value in delta.items() if key != "step_details"}
+        merge(step, delta)
+        emissions: List[Emission] = [(name, data, None, step)]
+        for item, entry in calls:
+            key = (step_id, item["index"])
+            if key not in self._calls:
+                self._calls[key] = False
+                emissions.append(("tool_call.created", item, None, entry))
+            emissions.append(("tool_call.delta", item, None, entry))
+        return emissions
+
+    def _on_message(self, name: str, data: JSON) -> List[Emission]:
+        message_id = data["id"]
+        message = self._messages.get(message_id)
+        final = data.get("status") in ("completed", "incomplete")
+        old_parts = message.get("content") if message is not None else None
+        if message is None or final:
+            message = snapshot(data)
+        else:
+            message.update((key, snapshot(value)) for key, value in data.items() if key != "content")
+        self._messages[message_id] = self._message = message
+        emissions: List[Emission] = [(name, data, None, message)]
+        parts = message.get("content")
+        if type(parts) is not list:
+            parts = message["content"] = []
+        for index, part in enumerate(parts):
+            key = (message_id, index)
+            old = old_parts[index] if type(old_parts) is list and index < len(old_parts) else None
+            emissions += self._part_events(key, part, old, final)
+        if final and type(old_parts) is list:
+            for index in range(len(parts), len(old_parts)):  # streamed, then dropped
+                key = (message_id, index)
+                if self._parts.get(key) is False:
+                    self._parts[key] = True
+                    emissions.append(("text.done", old_parts[index], _text_of(old_parts[index]), old_parts[index].get("text")))
+        return emissions
+
+    def _part_events(self, key: Tuple[str, int], part: JSON, old: Optional[JSON], final: bool) -> List[Emission]:
+        """Derived events for a content part that arrived whole."""
+        kind = part.get("type")
+        emissions: List[Emission] = []
+        if kind == "text":
+            text = _text_of(part)
+            if key not in self._parts:
+                self._parts[key] = False
+                emissions.append(("text.created", part, text, part["text"]))
+                if text:
+                    emissions.append(("text.delta", part, text, part["text"]))
+            elif old is not None:
+                streamed = _text_of(old)
+                if len(text) > len(streamed) and text.startswith(streamed):
+                    emissions.append(("text.delta", part, text[len(streamed) :], part["text"]))
+            if final and not self._parts[key]:
+                self._parts[key] = True
+                emissions.append(("text.done", part, text, part["text"]))
+        elif kind == "image_file" and key not in self._parts:
+            self._parts[key] = True
+            emissions.append(("image_file.done", part, None, part))
+        return emissions
+
+    def _on_message_delta(self, name: str, data: JSON) -> List[Emission]:
+        message_id = data["id"]
+        message = self._messages.get(message_id)
+        if message is None:  # created in an earlier stream
+            message = self._messages[message_id] = {"id": message_id, "object": "thread.message", "content": []}
+        self._message = message
+        delta = data["delta"]
+        items: List[Tuple[JSON, JSON]] = []
+        if delta.get("content"):
+            entries = message.get("content")
+            if type(entries) is not list:
+                entries = message["content"] = []
+            items = [(item, merge_entry(entries, item)) for item in delta["content"]]
+            if len(delta) > 1:
+                merge(message, {key: value for key, value in delta.items() if key != "content"})
+        else:
+            merge(message, delta)
+        emissions: List[Emission] = [(name, data, None, message)]
+        for item, entry in items:
+            key = (message_id, item["index"])
+            kind = entry.get("type")
+            if kind == "text":
+                if key not in self._parts:
+                    self._parts[key] = False
+                    emissions.append(("text.created", item, _text_of(entry), entry["text"]))
+                fragment = item.get("text", {}).get("value")
+                emissions.append(("text.delta", item, fragment if type(fragment) is str else "", entry["text"]))
+            elif kind == "image_file" and key not in self._parts:
+                self._parts[key] = True
+                emissions.append(("image_file.done", item, None, entry))
+        return emissions
+
+    def _find_call(self, call_id: str) -> Tuple[Optional[Tuple[str, int]], Any]:
+        """The key and accumulated entry of the tool call with this id."""
+        for key in self._calls:
+            entry = find_entry(_tool_calls(self._steps[key[0]]), key[1])
+            if entry is not None and entry.get("id") == call_id:
+                return key, entry
+        return None, None
+
+    # -- reading the state ---------------------------------------------------
+
+    @property
+    def status(self) -> Optional[str]:
+        """The run's status as last received (None before the run appears)."""
+        return self._run.get("status") if self._run is not None else None
+
+    @property
+    def current_run(self) -> Optional[JSON]:
+        """The run as last received."""
+        return self._run
+
+    @property
+    def current_message(self) -> Optional[JSON]:
+        """A snapshot of the message that last changed."""
+        return snapshot(self._message)  # type: ignore[no-any-return]
+
+    @property
+    def current_run_step(self) -> Optional[JSON]:
+        """A snapshot of the run step that last changed."""
+        return snapshot(self._step)  # type: ignore[no-any-return]
+
+    @property
+    def text(self) -> str:
+        """All text received so far: every ``text.delta`` fragment, joined."""
+        joined, count = self._text_cache
+        if count != len(self._texts):
+            joined += "".join(self._texts[count:])
+            self._text_cache = (joined, len(self._texts))
+        return joined
+
+    @property
+    def finished(self) -> bool:
+        """True once the stream ended normally."""
+        return self._finished
+
+    def final_run(self) -> Optional[JSON]:
+        """Dispatch the rest of the stream, then return the run.
+
+        On a stream already closed or failed, return the run as received.
+        """
+        self.until_done()
+        return self._run
+
+    def final_messages(self) -> List[JSON]:
+        """Dispatch the rest of the stream, then return every message seen."""
+        self.until_done()
+        return [snapshot(message) for message in self._messages.values()]
+
+    def final_run_steps(self) -> List[JSON]:
+        """Dispatch the rest of the stream, then return every run step seen."""
+        self.until_done()
+        return [snapshot(step) for step in self._steps.values()]
+
+    def __repr__(self) -> str:
+        run_id = self._run.get("id") if self._run is not None else None
+        return "<Stream run=%s status=%s events=%d%s>" % (
+            run_id,
+            self.status,
+            self._received,
+            " closed" if self._closed else "",
+        )
+
+
+def _tool_calls(step: JSON) -> List[JSON]:
+    details = step.get("step_details")
+    calls = details.get("tool_calls") if type(details) is dict else None
+    return calls if type(calls) is list else []
+
+
+def _required_calls(run: JSON) -> List[JSON]:
+    action = run.get("required_action") or {}
+    calls = (action.get("submit_tool_outputs") or {}).get("tool_calls")
+    return calls if type(calls) is list else []
+
+
+def _stream_error(data: Any) -> StreamError:
+    error = data.get("error", data) if type(data) is dict else data
+    message = error.get("message") if type(error) is dict else None
+    code = error.get("code") if type(error) is dict else None
+    text = "the server sent an error event"
+    if code:
+        text += " (%s)" % code
+    if message:
+        text += ": %s" % message
+    return StreamError(text, error=data)
+
+
+# ---------------------------------------------------------------------------
+# Client
+# ---------------------------------------------------------------------------
+
+
+def _check_id(value: str, what: str) -> str:
+    """Validate an id for a URL path and return it quoted."""
+    if not isinstance(value, str) or not _ID.match(value) or value.strip(".") == "":
+        raise ValueError("invalid %s: %r" % (what, value))
+    return quote(value, safe="")
+
+
+class Client:
+    """An Assistants API client whose runs stream.
+
+    ``api_key`` falls back to $OPENAI_API_KEY; ``base_url`` to
+    $OPENAI_BASE_URL, then the OpenAI API; ``organization`` and ``project`` to
+    $OPENAI_ORG_ID and $OPENAI_PROJECT_ID.  ``timeout`` is seconds, or a
+    (connect, read) tuple where read is the longest silence allowed.
+    ``session`` is a requests.Session to reuse; ``default_headers`` and
+    ``default_query`` go with every request (Azure: ``{"api-key": ...}``,
+    ``{"api-version": ...}``).
+    """
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        organization: Optional[str] = None,
+        project: Optional[str] = None,
+        timeout: Union[float, Tuple[float, float]] = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        session: Optional[requests.Session] = None,
+        default_headers: Optional[Dict[str, str]] = None,
+        default_query: Optional[Dict[str, str]] = None,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+    ):
+        self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.default_headers = dict(default_headers or {})
+        if not self._api_key and not any(key.lower() in ("authorization", "api-key") for key in self.default_headers):
+            raise ValueError("no API key: pass api_key= or set OPENAI_API_KEY")
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.organization = organization if organization is not None else os.environ.get("OPENAI_ORG_ID")
+        self.project = project if project is not None else os.environ.get("OPENAI_PROJECT_ID")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.default_query = dict(default_query or {})
+        self.max_event_bytes = max_event_bytes
+        self._owns_session = session is None
+        self.session = session if session is not None else requests.Session()
+
+    def __repr__(self) -> str:
+        return "<Client %s>" % self.base_url
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the session if this client created it."""
+        if self._owns_session:
+            self.session.close()
+
+    # -- the API -----------------------------------------------------------
+
+    def stream_run(
+        self,
+        thread_id: str,
+        *,
+        assistant_id: str,
+        handlers: Optional[Handlers] = None,
+        record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
+        **body: Any,
+    ) -> Stream:
+        """Create a run on a thread and stream it (POST /threads/{id}/runs)."""
+        path = "/threads/%s/runs" % _check_id(thread_id, "thread id")
+        return self._stream(path, dict(body, assistant_id=assistant_id), handlers, record)
+
+    def stream_thread_and_run(
+        self,
+        *,
+        assistant_id: str,
+        thread: Optional[JSON] = None,
+        handlers: Optional[Handlers] = None,
+        record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
+        **body: Any,
+    ) -> Stream:
+        """Create a thread and a run on it, and stream the run (POST /threads/runs)."""
+        body = dict(body, assistant_id=assistant_id)
+        if thread is not None:
+            body["thread"] = thread
+        return self._stream("/threads/runs", body, handlers, record)
+
+    def submit_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        tool_outputs: List[JSON],
+        *,
+        handlers: Optional[Handlers] = None,
+        record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
+    ) -> Stream:
+        """Submit tool outputs for a run in ``requires_action``; stream the rest."""
+        path = "/threads/%s/runs/%s/submit_tool_outputs" % (_check_id(thread_id, "thread id"), _check_id(run_id, "run id"))
+        return self._stream(path, {"tool_outputs": tool_outputs}, handlers, record)
+
+    def cancel_run(self, thread_id: str, run_id: str) -> JSON:
+        """Cancel a run; return the run object the server answers with."""
+        path = "/threads/%s/runs/%s/cancel" % (_check_id(thread_id, "thread id"), _check_id(run_id, "run id"))
+        return self.request("POST", path)
+
+    def request(self, method: str, path: str, json: Optional[JSON] = None, params: Optional[Dict[str, Any]] = None) -> JSON:
+        """Call any non-streaming JSON endpoint; return the parsed answer.
+
+        ``path`` is relative to ``base_url`` and starts with "/".
+        """
+        response = self._send(method, path, json, params, stream=False)
+        try:
+            if not response.content:
+                return {}
+            answer = response.json()
+        except ValueError:
+            raise ProtocolError(
+                "expected JSON from %s %s, got %s: %s"
+                % (method, path, response.headers.get("Content-Type", "no content type"), _preview(response.content))
+            ) from None
+        finally:
+            response.close()
+        if type(answer) is not dict:
+            raise ProtocolError("expected a JSON object from %s %s, got %s" % (method, path, type(answer).__name__))
+        return answer
+
+    # -- HTTP --------------------------------------------------------------
+
+    def _stream(self, path: str, body: JSON, handlers: Optional[Handlers], record: Any) -> Stream:
+        body["stream"] = True
+        response = self._send("POST", path, body, None, stream=True)
+        content_type = response.headers.get("Content-Type", "")
+        if not content_type.startswith("text/event-stream"):
+            try:
+                head = response.raw.read(_ERROR_BODY_LIMIT, decode_content=True)
+            except Exception as exc:  # only for the message
+                head = ("<unreadable: %r>" % exc).encode()
+            finally:
+                _close_response(response)
+            raise ProtocolError(
+                "expected an event stream from POST %s, got HTTP %d %s: %s"
+                % (path, response.status_code, content_type or "with no content type", _preview(head))
+            )
+        return Stream(_response_chunks(response), handlers, response=response, record=record, max_event_bytes=self.max_event_bytes)
+
+    def _headers(self, stream: bool) -> Dict[str, str]:
+        headers = {
+            "OpenAI-Beta": "assistants=v2",
+            "User-Agent": "assistant-stream/%s python-requests/%s" % (__version__, requests.__version__),
+            "Accept": "text/event-stream" if stream else "application/json",
+        }
+        if self._api_key:
+            headers["Authorization"] = "Bearer %s" % self._api_key
+        if self.organization:
+            headers["OpenAI-Organization"] = self.organization
+        if self.project:
+            headers["OpenAI-Project"] = self.project
+        headers.update(self.default_headers)
+        return headers
+
+    def _send(self, method: str, path: str, body: Optional[JSON], params: Optional[Dict[str, Any]], stream: bool) -> requests.Response:
+        if not isinstance(path, str) or not path.startswith("/") or any(char.isspace() or ord(char) < 32 for char in path):
+            raise ValueError("invalid path: %r" % (path,))
+        url = self.base_url + path
+        query = dict(self.default_query, **(params or {}))
+        log.debug("%s %s", method, url)
+        try:
+            response = self.session.request(
+                method,
+                url,
+                json=body,
+                params=query or None,
+                headers=self._headers(stream),
+                timeout=self.timeout,
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.exceptions.Timeout as exc:
+            raise APITimeoutError("%s %s timed out: %s" % (method, url, exc)) from None
+        except requests.exceptions.RequestException as exc:
+            raise APIConnectionError("%s %s failed: %s" % (method, url, exc)) from None
+        log.debug("HTTP %d from %s %s", response.status_code, method, url)
+        if response.status_code >= 300:
+            raise self._status_error(response, method, url)
+        return response
+
+    def _status_error(self, response: requests.Response, method: str, url: str) -> APIStatusError:
+        try:
+            raw = response.raw.read(_ERROR_BODY_LIMIT, decode_content=True) or b""
+        except Exception as exc:  # only for the message
+            raw = ("<unreadable: %r>" % exc).encode()
+        finally:
+            _close_response(response)
+        text = self._redact(raw.decode("utf-8", "replace"))
+        body: Any = text
+        message = text.strip()[:500]
+        try:
+            body = json.loads(text)
+        except ValueError:
+            pass
+        else:
+            error = body.get("error") if type(body) is dict else None
+            if type(error) is dict and error.get("message"):
+                message = str(error["message"])
+            elif type(body) is dict and body.get("message"):
+                message = str(body["message"])
+        status = response.status_code
+        request_id = response.headers.get("x-request-id") or response.headers.get("apim-request-id")
+        if 300 <= status < 400:
+            message = "unexpected redirect to %s" % response.headers.get("Location", "nowhere")
+        cls = _STATUS_ERRORS.get(status, InternalServerError if status >= 500 else APIStatusError)
+        reason = response.reason or ""
+        text = "%d %s from %s %s: %s" % (status, reason, method, url, message or "(no body)")
+        if request_id:
+            text += " (request id %s)" % request_id
+        return cls(text, status_code=status, body=body, request_id=request_id)
+
+    def _redact(self, text: str) -> str:
+        key = self._api_key
+        return text.replace(key, "<api key>") if isinstance(key, str) and len(key) >= 8 else text
+
+
+# ---------------------------------------------------------------------------
+# Convenience functions
+# ---------------------------------------------------------------------------
+
+
+def replay(
+    source: Union[str, os.PathLike[str], bytes, Iterable[bytes]],
+    handlers: Optional[Handlers] = None,
+    *,
+    max_event_bytes: int = MAX_EVENT_BYTES,
+) -> Stream:
+    """A Stream over recorded SSE bytes: a file path, bytes, or byte chunks.
+
+    It dispatches exactly as a live stream would; a run that stops at
+    ``requires_action`` stays there (there is no server to submit to).
+    """
+    chunks: Iterable[bytes]
+    if isinstance(source, (bytes, bytearray)):
+        chunks = [bytes(source)]
+    elif isinstance(source, (str, os.PathLike)):
+        chunks = _file_chunks(os.fspath(source))
+    else:
+        chunks = source
+    return Stream(chunks, handlers, max_event_bytes=max_event_bytes)
+
+
+def _file_chunks(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as file:
+        while True:
+            chunk = file.read(_READ_SIZE)
+            if not chunk:
+                return
+            yield chunk

@@ -1,0 +1,704 @@
+"""A local server that speaks the Assistants API v2, streaming included.
+
+Standalone:
+
+    python examples/emulator.py --port 8000
+    OPENAI_BASE_URL=http://127.0.0.1:8000/v1 OPENAI_API_KEY=any python your_script.py
+
+In-process (tests, examples):
+
+    with Emulator() as emulator:
+        client = assistant_stream.Client(api_key="any", base_url=emulator.base_url)
+
+It answers like a deterministic assistant: the reply quotes the last user
+message, split into one delta per word.  When the run has function tools it
+first asks for a call to each of them (arguments built from their JSON
+schemas: strings get the last user message), and after the outputs are
+submitted it replies with what the tools returned.  Events are written one
+HTTP chunk per event, flushed, in the shapes of recorded API streams.
+
+A run's ``metadata`` steers it (values are strings, as the API requires):
+
+    emulator_reply    the exact reply text
+    emulator_rounds   how many rounds of tool calls before replying ("1")
+    emulator_args     JSON {tool name: arguments} instead of schema-built ones
+    emulator_delay    seconds between events (else the server's --delay)
+    emulator_hold     after this many events, stop sending and hold the
+                      connection open until the client closes it
+    emulator_framing  "close": no chunked encoding, the body ends when the
+                      connection closes
+
+Only the standard library: it runs wherever Python does.
+"""
+
+import argparse
+import json
+import select
+import socket
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+from urllib.parse import parse_qs, urlsplit
+
+JSON = Dict[str, Any]
+Event = Tuple[str, Any]
+
+# ---------------------------------------------------------------------------
+# Objects, shaped as the API returns them
+# ---------------------------------------------------------------------------
+
+
+def _id(prefix: str) -> str:
+    return "%s_%s" % (prefix, uuid.uuid4().hex[:24])
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def text_content(text: str) -> List[JSON]:
+    return [{"type": "text", "text": {"value": text, "annotations": []}}]
+
+
+def new_message(thread_id: str, role: str, content: Any, run_id: Optional[str] = None, assistant_id: Optional[str] = None) -> JSON:
+    if isinstance(content, str):
+        content = text_content(content)
+    return {
+        "id": _id("msg"),
+        "object": "thread.message",
+        "created_at": _now(),
+        "assistant_id": assistant_id,
+        "thread_id": thread_id,
+        "run_id": run_id,
+        "status": "completed",
+        "incomplete_details": None,
+        "incomplete_at": None,
+        "completed_at": _now(),
+        "role": role,
+        "content": content,
+        "attachments": [],
+        "metadata": {},
+    }
+
+
+def new_run(thread_id: str, assistant: JSON, body: JSON) -> JSON:
+    return {
+        "id": _id("run"),
+        "object": "thread.run",
+        "created_at": _now(),
+        "assistant_id": assistant["id"],
+        "thread_id": thread_id,
+        "status": "queued",
+        "started_at": None,
+        "expires_at": _now() + 600,
+        "cancelled_at": None,
+        "failed_at": None,
+        "completed_at": None,
+        "required_action": None,
+        "last_error": None,
+        "model": body.get("model") or assistant.get("model", "emulator-1"),
+        "instructions": body.get("instructions") or assistant.get("instructions"),
+        "tools": body.get("tools") if body.get("tools") is not None else assistant.get("tools", []),
+        "tool_resources": {},
+        "metadata": body.get("metadata") or {},
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "max_completion_tokens": None,
+        "max_prompt_tokens": None,
+        "truncation_strategy": {"type": "auto", "last_messages": None},
+        "incomplete_details": None,
+        "usage": None,
+        "response_format": "auto",
+        "tool_choice": "auto",
+        "parallel_tool_calls": True,
+    }
+
+
+def new_step(run: JSON, details: JSON) -> JSON:
+    return {
+        "id": _id("step"),
+        "object": "thread.run.step",
+        "created_at": _now(),
+        "run_id": run["id"],
+        "assistant_id": run["assistant_id"],
+        "thread_id": run["thread_id"],
+        "type": details["type"],
+        "status": "in_progress",
+        "cancelled_at": None,
+        "completed_at": None,
+        "expires_at": run["expires_at"],
+        "failed_at": None,
+        "last_error": None,
+        "step_details": details,
+        "usage": None,
+    }
+
+
+def _pieces(text: str, size: int) -> List[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _words(text: str) -> List[str]:
+    """Split text into word-sized deltas that join back to it exactly."""
+    out: List[str] = []
+    for word in text.split(" "):
+        out.append(word if not out else " " + word)
+    return [w for w in out if w] or [""]
+
+
+def _example(schema: Any, prompt: str) -> Any:
+    """A value that fits a JSON schema, for building call arguments."""
+    if not isinstance(schema, dict):
+        return prompt
+    if "enum" in schema and schema["enum"]:
+        return schema["enum"][0]
+    if "default" in schema:
+        return schema["default"]
+    kind = schema.get("type")
+    if kind == "object":
+        return {name: _example(sub, prompt) for name, sub in (schema.get("properties") or {}).items()}
+    if kind in ("integer", "number"):
+        return 1
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    return prompt
+
+
+# ---------------------------------------------------------------------------
+# The state of the emulated account
+# ---------------------------------------------------------------------------
+
+
+class State:
+    """Assistants, threads, messages and runs, behind one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.assistants: Dict[str, JSON] = {}
+        self.threads: Dict[str, JSON] = {}
+        self.messages: Dict[str, List[JSON]] = {}
+        self.runs: Dict[str, JSON] = {}
+        self.steps: Dict[str, List[JSON]] = {}
+        self.scripts: Dict[str, JSON] = {}  # run id -> private progress
+
+    def assistant(self, assistant_id: str) -> JSON:
+        with self.lock:
+            if assistant_id not in self.assistants:  # any id works, as if it existed
+                self.assistants[assistant_id] = {
+                    "id": assistant_id,
+                    "object": "assistant",
+                    "created_at": _now(),
+                    "name": "Emulated assistant",
+                    "model": "emulator-1",
+                    "instructions": None,
+                    "tools": [],
+                    "metadata": {},
+                }
+            return self.assistants[assistant_id]
+
+    def new_thread(self, body: JSON) -> JSON:
+        thread = {
+            "id": _id("thread"),
+            "object": "thread",
+            "created_at": _now(),
+            "metadata": body.get("metadata") or {},
+            "tool_resources": {},
+        }
+        with self.lock:
+            self.threads[thread["id"]] = thread
+            self.messages[thread["id"]] = []
+            for message in body.get("messages") or []:
+                self.add_message(thread["id"], message)
+        return thread
+
+    def add_message(self, thread_id: str, body: JSON, **extra: Any) -> JSON:
+        message = new_message(thread_id, body.get("role", "user"), body.get("content", ""), **extra)
+        with self.lock:
+            self.messages[thread_id].append(message)
+        return message
+
+    def last_user_text(self, thread_id: str) -> str:
+        with self.lock:
+            for message in reversed(self.messages.get(thread_id, [])):
+                if message["role"] == "user":
+                    return "".join(p["text"]["value"] for p in message["content"] if p.get("type") == "text")
+        return ""
+
+
+# ---------------------------------------------------------------------------
+# Runs as event sequences
+# ---------------------------------------------------------------------------
+
+
+def _meta(run: JSON, key: str, default: Any = None) -> Any:
+    return (run.get("metadata") or {}).get("emulator_" + key, default)
+
+
+def run_events(state: State, run: JSON, tool_outputs: Optional[List[JSON]] = None) -> Iterator[Event]:
+    """The events of a run from creation (or from submitted outputs) until
+    it stops: completed, or requires_action for another round of calls."""
+    script = state.scripts[run["id"]]
+    if tool_outputs is None:
+        yield "thread.run.created", dict(run)
+        yield "thread.run.queued", dict(run)
+    else:
+        step = script.pop("tool_step")
+        outputs = {o.get("tool_call_id"): o.get("output", "") for o in tool_outputs}
+        script["outputs"].extend(str(outputs.get(c["id"], "")) for c in step["step_details"]["tool_calls"])
+        for call in step["step_details"]["tool_calls"]:
+            call["function"]["output"] = outputs.get(call["id"])
+        step.update(status="completed", completed_at=_now())
+        yield "thread.run.step.completed", step
+        run.update(status="queued", required_action=None)
+        yield "thread.run.queued", dict(run)
+    run.update(status="in_progress", started_at=run["started_at"] or _now())
+    yield "thread.run.in_progress", dict(run)
+
+    functions = [t["function"] for t in run.get("tools") or [] if t.get("type") == "function"]
+    if functions and script["round"] < int(_meta(run, "rounds", "1")):
+        script["round"] += 1
+        yield from _tool_round(state, run, functions)
+        return
+    yield from _reply(state, run)
+
+
+def _tool_round(state: State, run: JSON, functions: List[JSON]) -> Iterator[Event]:
+    prompt = state.last_user_text(run["thread_id"])
+    fixed = json.loads(_meta(run, "args", "{}"))
+    step = new_step(run, {"type": "tool_calls", "tool_calls": []})
+    state.steps.setdefault(run["id"], []).append(step)
+    yield "thread.run.step.created", json.loads(json.dumps(step))
+    yield "thread.run.step.in_progress", json.loads(json.dumps(step))
+    calls = []
+    for index, function in enumerate(functions):
+        name = function["name"]
+        arguments = json.dumps(fixed[name] if name in fixed else _example(function.get("parameters") or {"type": "object"}, prompt))
+        call = {"id": _id("call"), "type": "function", "function": {"name": name, "arguments": arguments, "output": None}}
+        calls.append(call)
+        first = {"index": index, "id": call["id"], "type": "function", "function": {"name": name, "arguments": "", "output": None}}
+        yield "thread.run.step.delta", _step_delta(step, first)
+        for piece in _pieces(arguments, 8):
+            yield "thread.run.step.delta", _step_delta(step, {"index": index, "type": "function", "function": {"arguments": piece}})
+    step["step_details"]["tool_calls"] = calls
+    state.scripts[run["id"]]["tool_step"] = step
+    run.update(
+        status="requires_action",
+        required_action={
+            "type": "submit_tool_outputs",
+            "submit_tool_outputs": {
+                "tool_calls": [
+                    {
+                        "id": c["id"],
+                        "type": "function",
+                        "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]},
+                    }
+                    for c in calls
+                ]
+            },
+        },
+    )
+    yield "thread.run.requires_action", dict(run)
+
+
+def _step_delta(step: JSON, call: JSON) -> JSON:
+    return {"id": step["id"], "object": "thread.run.step.delta", "delta": {"step_details": {"type": "tool_calls", "tool_calls": [call]}}}
+
+
+def reply_text(state: State, run: JSON) -> str:
+    fixed = _meta(run, "reply")
+    if fixed is not None:
+        return str(fixed)
+    outputs = state.scripts[run["id"]]["outputs"]
+    if outputs:
+        return "The tools said: %s." % "; ".join(outputs)
+    prompt = state.last_user_text(run["thread_id"])
+    if prompt:
+        return "Hello from the emulator! You said: %s" % prompt
+    return "Hello from the emulator!"
+
+
+def _reply(state: State, run: JSON) -> Iterator[Event]:
+    text = reply_text(state, run)
+    message = new_message(run["thread_id"], "assistant", [], run_id=run["id"], assistant_id=run["assistant_id"])
+    message.update(status="in_progress", completed_at=None)
+    step = new_step(run, {"type": "message_creation", "message_creation": {"message_id": message["id"]}})
+    state.steps.setdefault(run["id"], []).append(step)
+    yield "thread.run.step.created", dict(step)
+    yield "thread.run.step.in_progress", dict(step)
+    yield "thread.message.created", json.loads(json.dumps(message))
+    yield "thread.message.in_progress", json.loads(json.dumps(message))
+    for word in _words(text):
+        yield (
+            "thread.message.delta",
+            {
+                "id": message["id"],
+                "object": "thread.message.delta",
+                "delta": {"content": [{"index": 0, "type": "text", "text": {"value": word, "annotations": []}}]},
+            },
+        )
+    message.update(status="completed", completed_at=_now(), content=text_content(text))
+    with state.lock:
+        state.messages[run["thread_id"]].append(message)
+    yield "thread.message.completed", message
+    step.update(status="completed", completed_at=_now())
+    yield "thread.run.step.completed", step
+    run.update(status="completed", completed_at=_now())
+    yield "thread.run.completed", dict(run)
+
+
+# ---------------------------------------------------------------------------
+# HTTP
+# ---------------------------------------------------------------------------
+
+
+class Call:
+    """What the emulator saw of one request (for tests)."""
+
+    def __init__(self, method: str, path: str, headers: Dict[str, str], query: Dict[str, List[str]], body: Any):
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.query = query
+        self.body = body
+        self.status = 0
+        self.events_sent = 0
+        self.client_closed = False  # the client closed the connection mid-stream
+        self.ended = threading.Event()  # the server is done with this request
+        self.ended_at = 0.0
+
+    def __repr__(self) -> str:
+        return "<Call %s %s %d events%s>" % (self.method, self.path, self.events_sent, " closed by client" if self.client_closed else "")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_Server"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.emulator.verbose:
+            super().log_message(format, *args)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    # -- plumbing ----------------------------------------------------------
+
+    def _handle(self, method: str) -> None:
+        emulator = self.server.emulator
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = None
+        call = Call(method, parts.path, dict(self.headers.items()), parse_qs(parts.query), body)
+        with emulator.lock:
+            emulator.calls.append(call)
+        try:
+            if body is None or not isinstance(body, dict):
+                return self._error(call, 400, "invalid_request_error", "The body is not a JSON object.")
+            refusal = emulator.check(self, call)
+            if refusal is not None:
+                return self._error(call, *refusal)
+            route = parts.path[len("/v1") :] if parts.path.startswith("/v1/") else None
+            if route is None:
+                return self._error(call, 404, "invalid_request_error", "Unknown URL %s" % parts.path)
+            self._route(call, method, route.strip("/").split("/"), body)
+        except (BrokenPipeError, ConnectionResetError):
+            call.client_closed = True
+        finally:
+            call.ended_at = time.monotonic()
+            call.ended.set()
+
+    def _route(self, call: Call, method: str, segments: List[str], body: JSON) -> None:
+        state = self.server.emulator.state
+        n = len(segments)
+        if method == "POST" and segments == ["assistants"]:
+            assistant = state.assistant(_id("asst"))
+            assistant.update({k: v for k, v in body.items() if k in ("model", "name", "instructions", "tools", "metadata")})
+            return self._json(call, 200, assistant)
+        if method == "GET" and n == 2 and segments[0] == "assistants":
+            return self._json(call, 200, state.assistant(segments[1]))
+        if method == "POST" and segments == ["threads"]:
+            return self._json(call, 200, state.new_thread(body))
+        if method == "POST" and segments == ["threads", "runs"]:
+            thread = state.new_thread(body.get("thread") or {})
+            return self._start_run(call, thread["id"], body, thread)
+        if n >= 2 and segments[0] == "threads":
+            thread_id = segments[1]
+            if thread_id not in state.threads:
+                return self._error(call, 404, "invalid_request_error", "No thread found with id '%s'." % thread_id)
+            if n == 2 and method == "GET":
+                return self._json(call, 200, state.threads[thread_id])
+            if n == 3 and segments[2] == "messages":
+                if method == "POST":
+                    return self._json(call, 200, state.add_message(thread_id, body))
+                return self._json(call, 200, self._list_messages(thread_id, call.query))
+            if n == 3 and segments[2] == "runs" and method == "POST":
+                return self._start_run(call, thread_id, body, None)
+            if n >= 4 and segments[2] == "runs":
+                run = state.runs.get(segments[3])
+                if run is None or run["thread_id"] != thread_id:
+                    return self._error(call, 404, "invalid_request_error", "No run found with id '%s'." % segments[3])
+                if n == 4 and method == "GET":
+                    return self._json(call, 200, run)
+                if n == 5 and segments[4] == "steps" and method == "GET":
+                    steps = state.steps.get(run["id"], [])
+                    return self._json(call, 200, {"object": "list", "data": steps, "has_more": False})
+                if n == 5 and segments[4] == "cancel" and method == "POST":
+                    return self._cancel(call, run)
+                if n == 5 and segments[4] == "submit_tool_outputs" and method == "POST":
+                    return self._submit(call, run, body)
+        return self._error(call, 404, "invalid_request_error", "Unknown endpoint %s %s" % (method, call.path))
+
+    def _list_messages(self, thread_id: str, query: Dict[str, List[str]]) -> JSON:
+        state = self.server.emulator.state
+        with state.lock:
+            messages = list(state.messages[thread_id])
+        run_id = (query.get("run_id") or [None])[0]
+        if run_id:
+            messages = [m for m in messages if m["run_id"] == run_id]
+        if (query.get("order") or ["desc"])[0] == "desc":
+            messages.reverse()
+        return {
+            "object": "list",
+            "data": messages,
+            "first_id": messages[0]["id"] if messages else None,
+            "last_id": messages[-1]["id"] if messages else None,
+            "has_more": False,
+        }
+
+    def _start_run(self, call: Call, thread_id: str, body: JSON, thread: Optional[JSON]) -> None:
+        state = self.server.emulator.state
+        if not body.get("assistant_id"):
+            return self._error(call, 400, "invalid_request_error", "Missing required parameter: 'assistant_id'.")
+        for message in body.get("additional_messages") or []:
+            state.add_message(thread_id, message)
+        run = new_run(thread_id, state.assistant(body["assistant_id"]), body)
+        with state.lock:
+            state.runs[run["id"]] = run
+            state.scripts[run["id"]] = {"round": 0, "outputs": []}
+        events = run_events(state, run)
+        if thread is not None:
+            events = _prepend(("thread.created", thread), events)
+        self._answer_run(call, run, body, events)
+
+    def _submit(self, call: Call, run: JSON, body: JSON) -> None:
+        state = self.server.emulator.state
+        if run["status"] != "requires_action":
+            return self._error(call, 400, "invalid_request_error", 'Runs in status "%s" do not accept tool outputs.' % run["status"])
+        expected = {c["id"] for c in run["required_action"]["submit_tool_outputs"]["tool_calls"]}
+        given = {o.get("tool_call_id") for o in body.get("tool_outputs") or []}
+        if given != expected:
+            return self._error(
+                call, 400, "invalid_request_error", "Expected tool outputs for call_ids %s, got %s." % (sorted(expected), sorted(given))
+            )
+        self._answer_run(call, run, body, run_events(state, run, body["tool_outputs"]))
+
+    def _cancel(self, call: Call, run: JSON) -> None:
+        if run["status"] in ("completed", "failed", "cancelled", "expired", "incomplete"):
+            return self._error(call, 400, "invalid_request_error", "Cannot cancel run with status '%s'." % run["status"])
+        run.update(status="cancelled", cancelled_at=_now(), required_action=None)
+        self._json(call, 200, run)
+
+    def _answer_run(self, call: Call, run: JSON, body: JSON, events: Iterator[Event]) -> None:
+        if body.get("stream"):
+            return self._stream(call, run, events)
+        for _ in events:  # run it to where it stops
+            pass
+        self._json(call, 200, run)
+
+    # -- responses ---------------------------------------------------------
+
+    def _json(self, call: Call, status: int, payload: Any, headers: Optional[Dict[str, str]] = None) -> None:
+        data = json.dumps(payload).encode()
+        call.status = status
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-request-id", "req_" + uuid.uuid4().hex[:16])
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, call: Call, status: int, kind: str, message: str, headers: Optional[Dict[str, str]] = None) -> None:
+        self._json(call, status, {"error": {"message": message, "type": kind, "param": None, "code": None}}, headers)
+
+    def _stream(self, call: Call, run: JSON, events: Iterator[Event]) -> None:
+        delay = float(_meta(run, "delay", self.server.emulator.delay))
+        hold = int(_meta(run, "hold", "-1"))
+        chunked = _meta(run, "framing") != "close"
+        call.status = 200
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("x-request-id", "req_" + uuid.uuid4().hex[:16])
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.flush()
+        for name, data in _prepend_done(events):
+            if call.events_sent == hold:
+                self._hold(call)
+                return
+            if call.events_sent and delay:
+                if self._client_gone(delay):
+                    call.client_closed = True
+                    return
+            payload = data if isinstance(data, str) else json.dumps(data)
+            self._write(("event: %s\ndata: %s\n\n" % (name, payload)).encode(), chunked)
+            call.events_sent += 1
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+    def _write(self, data: bytes, chunked: bool) -> None:
+        if chunked:
+            data = b"%x\r\n%s\r\n" % (len(data), data)
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _client_gone(self, wait: float) -> bool:
+        """Wait up to ``wait`` seconds; True if the client closed meanwhile."""
+        readable, _, _ = select.select([self.connection], [], [], wait)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def _hold(self, call: Call) -> None:
+        deadline = time.monotonic() + self.server.emulator.hold_limit
+        while time.monotonic() < deadline:
+            if self._client_gone(0.05):
+                call.client_closed = True
+                break
+        self.close_connection = True
+
+
+def _prepend(first: Event, rest: Iterator[Event]) -> Iterator[Event]:
+    yield first
+    yield from rest
+
+
+def _prepend_done(events: Iterator[Event]) -> Iterator[Event]:
+    yield from events
+    yield "done", "[DONE]"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    emulator: "Emulator"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing its end between requests is normal, not an error.
+        if self.emulator.verbose:
+            super().handle_error(request, client_address)
+
+
+class Emulator:
+    """The emulated API on a local port, in a background thread.
+
+    ``api_key``: when set, requests must carry ``Authorization: Bearer <key>``.
+    ``required_headers`` / ``required_query``: more a request must carry (an
+    Azure-like deployment: ``{"api-key": ...}``, ``{"api-version": ...}``).
+    ``calls`` records every request the emulator saw.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_key: Optional[str] = None,
+        delay: float = 0.0,
+        required_headers: Optional[Dict[str, str]] = None,
+        required_query: Optional[Dict[str, str]] = None,
+        verbose: bool = False,
+    ):
+        self.state = State()
+        self.api_key = api_key
+        self.delay = delay
+        self.required_headers = required_headers or {}
+        self.required_query = required_query or {}
+        self.verbose = verbose
+        self.hold_limit = 10.0
+        self.calls: List[Call] = []
+        self.lock = threading.Lock()
+        self._server = _Server((host, port), Handler)
+        self._server.emulator = self
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return "http://%s:%d/v1" % (host, port)
+
+    def check(self, handler: Handler, call: Call) -> Optional[Tuple[int, str, str]]:
+        """Why a request is refused, as (status, type, message), or None."""
+        if self.api_key is not None and call.headers.get("Authorization") != "Bearer " + self.api_key:
+            return 401, "invalid_request_error", "Incorrect API key provided."
+        for key, value in self.required_headers.items():
+            if handler.headers.get(key) != value:
+                return 401, "invalid_request_error", "Missing or wrong %s header." % key
+        for key, value in self.required_query.items():
+            if call.query.get(key) != [value]:
+                return 400, "invalid_request_error", "Missing or wrong %s query parameter." % key
+        if handler.headers.get("OpenAI-Beta") != "assistants=v2" and not self.required_headers:
+            return 400, "invalid_request_error", "You must provide the 'OpenAI-Beta: assistants=v2' header."
+        return None
+
+    def start(self) -> "Emulator":
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description="A local Assistants API v2 server that streams.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--delay", type=float, default=0.03, help="seconds between streamed events")
+    parser.add_argument("--api-key", help="require this bearer key")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    emulator = Emulator(args.host, args.port, api_key=args.api_key, delay=args.delay, verbose=args.verbose)
+    print("emulator listening on %s" % emulator.base_url, flush=True)
+    try:
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

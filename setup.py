@@ -1,0 +1,39 @@
+import re
+
+from setuptools import setup
+
+with open("assistant_stream.py", encoding="utf-8") as module:
+    version = re.search(r'^__version__ = "([^"]+)"', module.read(), re.MULTILINE).group(1)
+
+with open("README.md", encoding="utf-8") as readme:
+    long_description = readme.read()
+
+setup(
+    name="assistant-stream",
+    version=version,
+    description="Stream Assistants API v2 runs over Server-Sent Events, with callbacks: one file, requests and sseclient-py.",
+    long_description=long_description,
+    long_description_content_type="text/markdown",
+    license="MIT",
+    py_modules=["assistant_stream"],
+    python_requires=">=3.8",
+    install_requires=["requests>=2.20", "sseclient-py>=1.7.2"],
+    extras_require={
+        "test": [
+            "pytest>=7",
+            "responses>=0.23",
+            "gevent>=25.4.1",
+        ],
+    },
+    classifiers=[
+        "Development Status :: 4 - Beta",
+        "Intended Audience :: Developers",
+        "License :: OSI Approved :: MIT License",
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Programming Language :: Python :: 3.8",
+        "Programming Language :: Python :: 3.13",
+        "Topic :: Internet :: WWW/HTTP",
+        "Typing :: Typed",
+    ],
+)
