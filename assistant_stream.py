@@ -484,20 +484,20 @@ class _Wire:
                 after_cr = False
             if not chunk:
                 continue
-            end = chunk.rfind(b"\n\n")
-            if end < 0 and pending and pending[-1][-1:] == b"\n" and chunk[:1] == b"\n":
-                end = -1  # the blank line straddles two chunks
-            if end < 0:
+            end = chunk.rfind(b"\n\n") + 2  # just past the last blank line
+            if end == 1 and not (pending and pending[-1][-1:] == b"\n" and chunk[:1] == b"\n"):
+                end = 0  # no blank line ends here (not even one straddling two chunks)
+            if not end:
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise ProtocolError("an event is larger than %d bytes" % self.max_bytes)
                 pending.append(chunk)
                 continue
-            head = chunk[: end + 2]
+            head = chunk[:end]
             if pending:
                 pending.append(head)
                 head = b"".join(pending)
-            rest = chunk[end + 2 :]
+            rest = chunk[end:]
             pending = [rest] if rest else []
             size = len(rest)
             for block in head[:-2].split(b"\n\n"):
@@ -732,7 +732,7 @@ class Stream:
         self._done = False
         self._finished = False
         self._closed = False
-        self._queue: Optional[Deque[Event]] = None
+        self._queue: Optional[Deque[Emission]] = None  # while iterating
         self._routes: Dict[str, Callable[[str, JSON], List[Emission]]] = {"thread.created": self._on_thread}
         self._routes.update((name, self._on_run) for name in RUN_EVENTS)
         self._routes.update((name, self._on_step) for name in STEP_EVENTS)
@@ -763,14 +763,22 @@ class Stream:
         return self._run
 
     def __iter__(self) -> Iterator[Event]:
-        queue: Deque[Event] = collections.deque()
+        # Events wait in a queue so that each one's callbacks run just before
+        # it is yielded, not before the events ahead of it.
+        queue: Deque[Emission] = collections.deque()
         self._queue = queue
         try:
-            while True:
+            more = True
+            while more:
+                failure = None
+                try:
+                    more = self._advance()
+                except StreamError as exc:  # its error event goes first
+                    failure = exc
                 while queue:
-                    yield queue.popleft()
-                if not self._advance():
-                    break
+                    yield self._deliver(*queue.popleft())
+                if failure is not None:
+                    raise failure
         finally:
             self._queue = None
             self.close()
@@ -848,17 +856,22 @@ class Stream:
             self._emit(*emission)
 
     def _emit(self, name: str, data: Any, text: Optional[str] = None, source: Any = None) -> None:
-        callbacks = self._handlers.callbacks(name)
-        if self._own._registrations:
-            callbacks += self._own.callbacks(name)
         if name == "text.delta":
             self._texts.append(text or "")
-        if callbacks or self._queue is not None:
-            event = Event(name, data, self, text, source)
-            for callback in callbacks:
+        if self._queue is not None:
+            self._queue.append((name, data, text, source))
+        elif self._handlers.callbacks(name) or self._own._registrations:
+            self._deliver(name, data, text, source)
+
+    def _deliver(self, name: str, data: Any, text: Optional[str], source: Any) -> Event:
+        """Run the callbacks for one event: the shared table's, then the stream's."""
+        event = Event(name, data, self, text, source)
+        for callback in self._handlers.callbacks(name):
+            callback(event)
+        if self._own._registrations:
+            for callback in self._own.callbacks(name):
                 callback(event)
-            if self._queue is not None:
-                self._queue.append(event)
+        return event
 
     def _end_of_body(self, cut: Optional[AssistantStreamError]) -> None:
         """The body ended (at ``done``, at EOF, or cut off by ``cut``)."""
@@ -900,7 +913,7 @@ class Stream:
                     emissions.append(("tool_call.done", call, None, call))
                 elif not self._calls[key]:
                     self._calls[key] = True
-                    emissions.append(("tool_call.done", entry, None, entry))
+                    emissions.append(("tool_call.done", call, None, entry))
         return emissions
 
     def _on_step(self, name: str, data: JSON) -> List[Emission]:
@@ -913,15 +926,16 @@ class Stream:
             step.update((key, snapshot(value)) for key, value in data.items() if key != "step_details")
         self._steps[step_id] = self._step = step
         emissions: List[Emission] = [(name, data, None, step)]
-        calls = _tool_calls(step)
-        for index, entry in enumerate(calls):
+        received = _tool_calls(data)
+        for index, entry in enumerate(_tool_calls(step)):
             key = (step_id, index)
+            item = _received(received, index, entry)
             if key not in self._calls:
                 self._calls[key] = False
-                emissions.append(("tool_call.created", entry, None, entry))
+                emissions.append(("tool_call.created", item, None, entry))
             if final and not self._calls[key]:
                 self._calls[key] = True
-                emissions.append(("tool_call.done", entry, None, entry))
+                emissions.append(("tool_call.done", item, None, entry))
         return emissions
 
     def _on_step_delta(self, name: str, data: JSON) -> List[Emission]:
@@ -967,39 +981,43 @@ class Stream:
         parts = message.get("content")
         if type(parts) is not list:
             parts = message["content"] = []
+        received = data.get("content")
+        received = received if type(received) is list else []
         for index, part in enumerate(parts):
             key = (message_id, index)
             old = old_parts[index] if type(old_parts) is list and index < len(old_parts) else None
-            emissions += self._part_events(key, part, old, final)
+            emissions += self._part_events(key, _received(received, index, part), part, old, final)
         if final and type(old_parts) is list:
             for index in range(len(parts), len(old_parts)):  # streamed, then dropped
                 key = (message_id, index)
                 if self._parts.get(key) is False:
                     self._parts[key] = True
-                    emissions.append(("text.done", old_parts[index], _text_of(old_parts[index]), old_parts[index].get("text")))
+                    part = old_parts[index]
+                    emissions.append(("text.done", snapshot(part), _text_of(part), part.get("text")))
         return emissions
 
-    def _part_events(self, key: Tuple[str, int], part: JSON, old: Optional[JSON], final: bool) -> List[Emission]:
-        """Derived events for a content part that arrived whole."""
+    def _part_events(self, key: Tuple[str, int], item: JSON, part: JSON, old: Optional[JSON], final: bool) -> List[Emission]:
+        """Derived events for a content part that arrived whole: ``item`` as
+        received, ``part`` as accumulated, ``old`` as it was before."""
         kind = part.get("type")
         emissions: List[Emission] = []
         if kind == "text":
             text = _text_of(part)
             if key not in self._parts:
                 self._parts[key] = False
-                emissions.append(("text.created", part, text, part["text"]))
+                emissions.append(("text.created", item, text, part["text"]))
                 if text:
-                    emissions.append(("text.delta", part, text, part["text"]))
+                    emissions.append(("text.delta", item, text, part["text"]))
             elif old is not None:
                 streamed = _text_of(old)
                 if len(text) > len(streamed) and text.startswith(streamed):
-                    emissions.append(("text.delta", part, text[len(streamed) :], part["text"]))
+                    emissions.append(("text.delta", item, text[len(streamed) :], part["text"]))
             if final and not self._parts[key]:
                 self._parts[key] = True
-                emissions.append(("text.done", part, text, part["text"]))
+                emissions.append(("text.done", item, text, part["text"]))
         elif kind == "image_file" and key not in self._parts:
             self._parts[key] = True
-            emissions.append(("image_file.done", part, None, part))
+            emissions.append(("image_file.done", item, None, part))
         return emissions
 
     def _on_message_delta(self, name: str, data: JSON) -> List[Emission]:
@@ -1078,6 +1096,11 @@ class Stream:
         """True once the stream ended normally."""
         return self._finished
 
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed (finished, failed or closed early)."""
+        return self._closed
+
     def final_run(self) -> Optional[JSON]:
         """Dispatch the rest of the stream, then return the run.
 
@@ -1110,6 +1133,11 @@ def _tool_calls(step: JSON) -> List[JSON]:
     details = step.get("step_details")
     calls = details.get("tool_calls") if type(details) is dict else None
     return calls if type(calls) is list else []
+
+
+def _received(items: List[Any], index: int, accumulated: JSON) -> Any:
+    """The received form of a list entry: from the payload when it has it."""
+    return items[index] if index < len(items) else snapshot(accumulated)
 
 
 def _required_calls(run: JSON) -> List[JSON]:

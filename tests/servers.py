@@ -1,0 +1,185 @@
+"""A scripted HTTP server on a real socket, for wire-level tests.
+
+Each connection gets the same scripted answer: a status, headers, then a body
+sent step by step.  A step is bytes (sent as one write, or one HTTP chunk), a
+float (a pause in seconds), or a threading.Event (wait until the test sets it,
+recording whether it was set in time).  After the script the server waits to
+see whether the client closes the connection, and records when.
+"""
+
+import gzip
+import select
+import socket
+import threading
+import time
+from typing import Any, Dict, List, Optional, Union
+
+Step = Union[bytes, float, threading.Event]
+
+
+class Connection:
+    def __init__(self) -> None:
+        self.request = b""
+        self.client_closed = False
+        self.closed_at: Optional[float] = None
+        self.finished_at: Optional[float] = None  # when the script was done
+        self.waits_released: List[bool] = []  # one per Event step: set in time?
+        self.done = threading.Event()
+
+
+class ScriptedServer:
+    def __init__(
+        self,
+        script: List[Step],
+        *,
+        status: int = 200,
+        headers: Optional[Dict[str, str]] = None,
+        framing: str = "chunked",  # "chunked", "close" (no length), or "length"
+        gzip_body: bool = False,
+        wait_timeout: float = 5.0,
+        end: str = "finish",  # "finish": end the body; "drop": close abruptly; "hold": wait for the client
+    ):
+        self.script = script
+        self.status = status
+        self.headers = {"Content-Type": "text/event-stream"} if headers is None else headers
+        self.framing = framing
+        self.gzip_body = gzip_body
+        self.wait_timeout = wait_timeout
+        self.end = end
+        self.connections: List[Connection] = []
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._stopped = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return "http://127.0.0.1:%d/v1" % self._sock.getsockname()[1]
+
+    def __enter__(self) -> "ScriptedServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stopped = True
+        self._sock.close()
+
+    def wait_closed(self, index: int = 0, timeout: float = 5.0) -> Connection:
+        """The index-th connection, once the server is done with it."""
+        deadline = time.monotonic() + timeout
+        while len(self.connections) <= index and time.monotonic() < deadline:
+            time.sleep(0.005)
+        connection = self.connections[index]
+        connection.done.wait(max(0.0, deadline - time.monotonic()))
+        return connection
+
+    def _serve(self) -> None:
+        while not self._stopped:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            record = Connection()
+            self.connections.append(record)
+            threading.Thread(target=self._answer, args=(conn, record), daemon=True).start()
+
+    def _answer(self, conn: socket.socket, record: Connection) -> None:
+        try:
+            record.request = _read_request(conn)
+            head = "HTTP/1.1 %d Scripted\r\n" % self.status
+            headers = dict(self.headers)
+            if self.gzip_body:
+                headers["Content-Encoding"] = "gzip"
+            if self.framing == "chunked":
+                headers["Transfer-Encoding"] = "chunked"
+            elif self.framing == "length":
+                body = b"".join(step for step in self.script if isinstance(step, bytes))
+                headers["Content-Length"] = str(len(gzip.compress(body) if self.gzip_body else body))
+            else:
+                headers["Connection"] = "close"
+            head += "".join("%s: %s\r\n" % item for item in headers.items()) + "\r\n"
+            conn.sendall(head.encode())
+            compressor = _Gzip() if self.gzip_body else None
+            for step in self.script:
+                if isinstance(step, float):
+                    time.sleep(step)
+                elif isinstance(step, threading.Event):
+                    record.waits_released.append(step.wait(self.wait_timeout))
+                else:
+                    data = compressor.compress(step) if compressor else step
+                    self._send(conn, data)
+            if compressor:
+                self._send(conn, compressor.flush_end())
+            record.finished_at = time.monotonic()
+            if self.end == "drop":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                return
+            if self.end == "finish":
+                if self.framing == "chunked":
+                    conn.sendall(b"0\r\n\r\n")
+                if self.framing != "length":
+                    conn.shutdown(socket.SHUT_WR)
+            # Wait for the client to close its end.
+            deadline = time.monotonic() + self.wait_timeout
+            while time.monotonic() < deadline:
+                readable, _, _ = select.select([conn], [], [], 0.02)
+                if readable:
+                    try:
+                        if conn.recv(65536) == b"":
+                            break
+                    except OSError:
+                        break
+            else:
+                return
+            record.client_closed = True
+            record.closed_at = time.monotonic()
+        except OSError:
+            record.client_closed = True
+            record.closed_at = time.monotonic()
+        finally:
+            conn.close()
+            record.done.set()
+
+    def _send(self, conn: socket.socket, data: bytes) -> None:
+        if not data:
+            return
+        if self.framing == "chunked":
+            data = b"%x\r\n%s\r\n" % (len(data), data)
+        conn.sendall(data)
+
+
+class _Gzip:
+    def __init__(self) -> None:
+        import zlib
+
+        self._z = zlib.compressobj(6, zlib.DEFLATED, 31)
+
+    def compress(self, data: bytes) -> bytes:
+        import zlib
+
+        return self._z.compress(data) + self._z.flush(zlib.Z_SYNC_FLUSH)
+
+    def flush_end(self) -> bytes:
+        return self._z.flush()
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = conn.recv(65536)
+        if not piece:
+            return data
+        data += piece
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    while len(body) < length:
+        piece = conn.recv(65536)
+        if not piece:
+            break
+        body += piece
+    return head + b"\r\n\r\n" + body

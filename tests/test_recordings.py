@@ -1,0 +1,142 @@
+"""Every recorded stream in tests/fixtures, replayed whole and in pieces."""
+
+import json
+
+import pytest
+
+import assistant_stream
+from conftest import CHUNKINGS, DOC_EXAMPLES, RECORDINGS, Recorder, reference_events, trace
+
+IDS = [path.stem for path in RECORDINGS]
+
+
+def completed(body: bytes, event_names: tuple) -> list:
+    return [json.loads(data) for name, data in reference_events(body) if name in event_names]
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=IDS)
+@pytest.mark.parametrize("chunking", sorted(CHUNKINGS))
+def test_chunking_and_line_endings_change_nothing(path, chunking):
+    body = path.read_bytes()
+    expected = trace(assistant_stream.replay(body))
+    assert trace(assistant_stream.replay(CHUNKINGS[chunking](body))) == expected
+    assert expected["events"][-1][0] == "end"
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=IDS)
+def test_joined_text_deltas_equal_the_final_message_text(path):
+    body = path.read_bytes()
+    fragments = {}
+
+    def collect(event):
+        for part in event.data["delta"]["content"]:
+            fragments.setdefault(event.data["id"], []).append(part["text"]["value"])
+
+    handlers = assistant_stream.Handlers()
+    handlers.on("message.delta", collect)
+    stream = assistant_stream.replay(body, handlers)
+    stream.until_done()
+
+    finals = completed(body, ("thread.message.completed", "thread.message.incomplete"))
+    # every recording but the one that stops for a function call has a finished message
+    assert bool(finals) != ("requires_action" in path.name)
+    for message in finals:
+        text = "".join(part["text"]["value"] for part in message["content"] if part["type"] == "text")
+        assert "".join(fragments[message["id"]]) == text
+    assert stream.text == "".join(part["text"]["value"] for message in finals for part in message["content"] if part["type"] == "text")
+    assert [m["id"] for m in stream.final_messages()] == [m["id"] for m in finals]
+    assert stream.final_messages() == finals  # the completed payload replaces what was accumulated
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=IDS)
+def test_accumulated_tool_calls_equal_the_completed_step(path):
+    body = path.read_bytes()
+    last_snapshot = {}
+    handlers = assistant_stream.Handlers()
+    ids = {}
+
+    def remember_id(event):
+        # deltas after the first carry only the index: map it to the call id
+        step_id = event.stream.current_run_step["id"]
+        if "id" in event.data:
+            ids[(step_id, event.data["index"])] = event.data["id"]
+        last_snapshot[ids[(step_id, event.data["index"])]] = event.snapshot
+
+    handlers.on("tool_call.delta", remember_id)
+    assistant_stream.replay(body, handlers).until_done()
+
+    reference = {}
+    for step in completed(body, ("thread.run.step.completed",)):
+        for call in step["step_details"].get("tool_calls", []):
+            reference[call["id"]] = call
+    for run in completed(body, ("thread.run.requires_action",)):
+        for call in run["required_action"]["submit_tool_outputs"]["tool_calls"]:
+            reference.setdefault(call["id"], call)
+
+    streamed = [call_id for call_id in last_snapshot if call_id in reference]
+    assert len(streamed) == len(last_snapshot), "every streamed call is in a completed step or required action"
+    for call_id in streamed:
+        got, want = last_snapshot[call_id], reference[call_id]
+        if want["type"] == "function":
+            assert got["function"]["name"] == want["function"]["name"]
+            assert got["function"]["arguments"] == want["function"]["arguments"]
+        elif want["type"] == "code_interpreter":
+            assert got["code_interpreter"]["input"] == want["code_interpreter"]["input"]
+    kinds = {reference[c]["type"] for c in streamed}
+    if "code_interpreter" in path.name:
+        assert kinds == {"code_interpreter"}
+    if "requires_action" in path.name:
+        assert kinds == {"function"}
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=IDS)
+def test_status_comes_from_the_payload(path):
+    body = path.read_bytes()
+    runs = [json.loads(data) for name, data in reference_events(body) if name.startswith("thread.run.") and ".step." not in name]
+    stream = assistant_stream.replay(body)
+    assert stream.until_done()["status"] == runs[-1]["status"]
+
+
+def test_an_event_named_completed_with_an_incomplete_run_is_incomplete():
+    path = next(p for p in RECORDINGS if p.name == "rubyopenai_v2_message_incomplete_max_tokens.sse")
+    stream = assistant_stream.replay(path.read_bytes())
+    assert stream.until_done()["status"] == "incomplete"
+    assert stream.final_messages()[-1]["status"] == "incomplete"
+
+
+def test_a_continuation_accepts_a_step_created_in_the_previous_stream():
+    path = next(p for p in RECORDINGS if p.name == "dotnet_v2_submit_tool_outputs_stream.sse")
+    handlers = assistant_stream.Handlers()
+    calls = Recorder()
+    handlers.on("tool_call.*", calls)
+    stream = assistant_stream.replay(path.read_bytes(), handlers)
+    assert stream.until_done()["status"] == "completed"
+    assert calls.names == ["tool_call.created", "tool_call.done"]
+    assert calls.events[1].snapshot["function"]["output"] == "warm and sunny"
+
+
+def test_a_run_and_its_continuation_in_one_stream_announce_each_call_once():
+    first = next(p for p in RECORDINGS if "requires_action" in p.name).read_bytes()
+    second = next(p for p in RECORDINGS if "submit_tool_outputs" in p.name).read_bytes()
+    assert first.endswith(b"event: done\ndata: [DONE]\n\n")
+    handlers = assistant_stream.Handlers()
+    calls = Recorder()
+    handlers.on("tool_call.*", calls)
+    stream = assistant_stream.replay([first[: -len(b"event: done\ndata: [DONE]\n\n")], second], handlers)
+    assert stream.until_done()["status"] == "completed"
+    assert calls.names.count("tool_call.created") == 1
+    assert calls.names.count("tool_call.done") == 1
+    done = next(e for e in calls.events if e.name == "tool_call.done")
+    assert done.data["function"]["arguments"] == "{}"
+
+
+@pytest.mark.parametrize("path", DOC_EXAMPLES, ids=[p.stem for p in DOC_EXAMPLES])
+@pytest.mark.parametrize("chunking", ["whole", "bytes"])
+def test_malformed_documentation_examples_raise_protocol_error(path, chunking):
+    body = path.read_bytes()
+    stream = assistant_stream.replay(CHUNKINGS[chunking](body))
+    with pytest.raises(assistant_stream.ProtocolError) as info:
+        stream.until_done()
+    assert info.value.stream is stream
+    assert "thread.run" in str(info.value)
+    assert stream.current_run is not None or "created" in str(info.value)
