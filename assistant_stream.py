@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import collections
 import fnmatch
+import http.client
 import json
 import logging
 import os
@@ -535,24 +536,31 @@ def _preview(text: Union[str, bytes], limit: int = 200) -> str:
 def _response_chunks(response: requests.Response) -> Iterator[bytes]:
     """The body of a streaming response, each piece as soon as it arrives.
 
-    urllib3 >= 2.2 has ``read1``: it returns what has arrived, for chunked and
-    connection-close bodies alike.  Older urllib3: ``iter_content(None)`` is
-    prompt for chunked bodies only, so other bodies are read in small pieces.
-    Read errors become APITimeoutError (a silence longer than the read
-    timeout) or IncompleteStreamError (the connection dropped).
+    ``iter_content(n)`` waits for n bytes, so it is prompt only for chunked
+    bodies.  urllib3 >= 2.2 has ``read1``: what has arrived, decoded, for
+    every body.  Older urllib3 (1.26 is common next to botocore) reads
+    unchunked, uncompressed bodies through http.client's ``read1``, and the
+    rare unchunked compressed body a byte at a time.  Read errors become
+    APITimeoutError (a silence longer than the read timeout) or
+    IncompleteStreamError (the connection dropped).
     """
     raw = response.raw
     try:
-        read1 = getattr(raw, "read1", None)
-        if read1 is not None:
-            while True:
-                chunk = read1(_READ_SIZE, decode_content=True)
-                if not chunk:
-                    return
+        if hasattr(raw, "read1"):
+            chunk = raw.read1(_READ_SIZE, decode_content=True)
+            while chunk:
                 yield chunk
+                chunk = raw.read1(_READ_SIZE, decode_content=True)
+        elif getattr(raw, "chunked", False):
+            yield from response.iter_content(None)
+        elif not response.headers.get("Content-Encoding") and hasattr(getattr(raw, "_fp", None), "read1"):
+            read1 = raw._fp.read1  # type: ignore[union-attr]
+            chunk = read1(_READ_SIZE)
+            while chunk:
+                yield chunk
+                chunk = read1(_READ_SIZE)
         else:
-            chunked = getattr(raw, "chunked", False)
-            yield from response.iter_content(None if chunked else 64)
+            yield from response.iter_content(1)
     except (urllib3.exceptions.ReadTimeoutError, socket.timeout) as exc:
         raise APITimeoutError("no data from the server within the read timeout") from exc
     except (urllib3.exceptions.DecodeError, requests.exceptions.ContentDecodingError) as exc:
@@ -561,16 +569,24 @@ def _response_chunks(response: requests.Response) -> Iterator[bytes]:
         if isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ReadTimeoutError):
             raise APITimeoutError("no data from the server within the read timeout") from exc
         raise IncompleteStreamError("the connection was lost: %s" % exc) from exc
-    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError, requests.exceptions.ChunkedEncodingError, OSError) as exc:
+    except (
+        urllib3.exceptions.ProtocolError,
+        urllib3.exceptions.SSLError,
+        requests.exceptions.ChunkedEncodingError,
+        http.client.HTTPException,
+        OSError,
+    ) as exc:
         raise IncompleteStreamError("the connection was lost: %s" % exc) from exc
 
 
 def _close_response(response: requests.Response) -> None:
     """Close a response at once, even while another greenlet reads from it."""
     try:
-        shutdown = getattr(response.raw, "shutdown", None)  # urllib3 >= 2.3
-        if shutdown is not None:
-            shutdown()
+        raw = response.raw
+        # urllib3 >= 2.3 can end a read blocked in another greenlet; only for a
+        # socket the response still holds: a fully read body's is back in the pool.
+        if hasattr(raw, "shutdown") and getattr(raw, "connection", None) is not None:
+            raw.shutdown()
         response.close()
     except Exception as exc:  # closing must never raise
         log.debug("closing the response failed: %r", exc)
@@ -802,8 +818,9 @@ class Stream:
         self._closed = True
         if self._response is not None:
             _close_response(self._response)
+            self._response = None  # it holds the connection pool
         try:
-            getattr(self._wire.chunks, "close", lambda: None)()  # a replayed file
+            getattr(self._wire.chunks, "close", lambda: None)()  # the reader, or a replayed file
         except Exception as exc:  # closing must never raise
             log.debug("closing the body failed: %r", exc)
         if self._record is not None:

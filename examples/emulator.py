@@ -26,7 +26,8 @@ A run's ``metadata`` steers it (values are strings, as the API requires):
     emulator_hold     after this many events, stop sending and hold the
                       connection open until the client closes it
     emulator_framing  "close": no chunked encoding, the body ends when the
-                      connection closes
+                      connection closes; "length": the whole body at once,
+                      with a Content-Length (as a buffering proxy sends it)
 
 Only the standard library: it runs wherever Python does.
 """
@@ -364,6 +365,7 @@ class Call:
         self.headers = headers
         self.query = query
         self.body = body
+        self.client_port = 0  # tells which requests shared a connection
         self.status = 0
         self.events_sent = 0
         self.client_closed = False  # the client closed the connection mid-stream
@@ -403,6 +405,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         call = Call(method, parts.path, dict(self.headers.items()), parse_qs(parts.query), body)
+        call.client_port = self.client_address[1]
         with emulator.lock:
             emulator.calls.append(call)
         try:
@@ -539,12 +542,20 @@ class Handler(BaseHTTPRequestHandler):
     def _stream(self, call: Call, run: JSON, events: Iterator[Event]) -> None:
         delay = float(_meta(run, "delay", self.server.emulator.delay))
         hold = int(_meta(run, "hold", "-1"))
-        chunked = _meta(run, "framing") != "close"
+        framing = _meta(run, "framing", "chunked")
+        chunked = framing == "chunked"
         call.status = 200
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("x-request-id", "req_" + uuid.uuid4().hex[:16])
+        if framing == "length":
+            body = b"".join(_encode(name, data) for name, data in _prepend_done(events))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            call.events_sent = body.count(b"\n\n")
+            return
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
         else:
@@ -560,8 +571,7 @@ class Handler(BaseHTTPRequestHandler):
                 if self._client_gone(delay):
                     call.client_closed = True
                     return
-            payload = data if isinstance(data, str) else json.dumps(data)
-            self._write(("event: %s\ndata: %s\n\n" % (name, payload)).encode(), chunked)
+            self._write(_encode(name, data), chunked)
             call.events_sent += 1
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
@@ -590,6 +600,11 @@ class Handler(BaseHTTPRequestHandler):
                 call.client_closed = True
                 break
         self.close_connection = True
+
+
+def _encode(name: str, data: Any) -> bytes:
+    payload = data if isinstance(data, str) else json.dumps(data)
+    return ("event: %s\ndata: %s\n\n" % (name, payload)).encode()
 
 
 def _prepend(first: Event, rest: Iterator[Event]) -> Iterator[Event]:
@@ -666,7 +681,7 @@ class Emulator:
         return None
 
     def start(self) -> "Emulator":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="emulator", daemon=True)
         self._thread.start()
         return self
 

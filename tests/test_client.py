@@ -1,0 +1,238 @@
+"""The client over HTTP: headers, environment, ids, errors (with `responses`)."""
+
+import json
+import logging
+
+import pytest
+import requests
+import responses
+
+import assistant_stream
+from conftest import API_KEY, FIXTURES, sse
+
+BASE = "https://api.example.test/v1"
+RUN = {"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "completed"}
+BODY = sse("thread.run.completed", RUN) + sse("done", "[DONE]")
+
+
+@pytest.fixture
+def client():
+    with assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=0) as c:
+        yield c
+
+
+@pytest.fixture
+def api():
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+def stream_ok(api, path="/threads/thread_1/runs"):
+    api.add(responses.POST, BASE + path, body=BODY, content_type="text/event-stream")
+
+
+def test_a_stream_request_carries_the_api_headers_and_body(api, client):
+    stream_ok(api)
+    client.stream_run("thread_1", assistant_id="asst_1", instructions="Be brief", handlers=None).until_done()
+    request = api.calls[0].request
+    assert request.headers["Authorization"] == "Bearer " + API_KEY
+    assert request.headers["OpenAI-Beta"] == "assistants=v2"
+    assert request.headers["Accept"] == "text/event-stream"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["User-Agent"].startswith("assistant-stream/%s" % assistant_stream.__version__)
+    assert json.loads(request.body) == {"assistant_id": "asst_1", "instructions": "Be brief", "stream": True}
+
+
+def test_json_requests_ask_for_json(api, client):
+    api.add(responses.GET, BASE + "/threads/thread_1", json={"id": "thread_1"})
+    assert client.request("GET", "/threads/thread_1") == {"id": "thread_1"}
+    assert api.calls[0].request.headers["Accept"] == "application/json"
+    assert api.calls[0].request.body is None
+
+
+def test_environment_fallbacks(api, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env-0000")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://env.example.test/v2/")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org_1")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj_1")
+    api.add(responses.POST, "https://env.example.test/v2/threads/runs", body=BODY, content_type="text/event-stream")
+    client = assistant_stream.Client()
+    client.stream_thread_and_run(assistant_id="asst_1", thread={"messages": []}).until_done()
+    headers = api.calls[0].request.headers
+    assert headers["Authorization"] == "Bearer sk-from-env-0000"
+    assert headers["OpenAI-Organization"] == "org_1"
+    assert headers["OpenAI-Project"] == "proj_1"
+    assert json.loads(api.calls[0].request.body)["thread"] == {"messages": []}
+
+
+def test_arguments_win_over_the_environment(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://env.example.test/v1")
+    client = assistant_stream.Client(api_key="k" * 10, base_url="http://localhost:1/v1/", organization="org_arg")
+    assert client.base_url == "http://localhost:1/v1"
+    assert client.organization == "org_arg"
+
+
+def test_no_key_anywhere_is_refused(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="OPENAI_API_KEY"):
+        assistant_stream.Client(base_url=BASE)
+
+
+def test_an_azure_style_deployment_needs_no_bearer_key(api, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", body=BODY, content_type="text/event-stream")
+    client = assistant_stream.Client(base_url=BASE, default_headers={"api-key": "azure-key"}, default_query={"api-version": "2025-05-01"})
+    client.stream_run("thread_1", assistant_id="asst_1").until_done()
+    request = api.calls[0].request
+    assert request.headers["api-key"] == "azure-key"
+    assert "Authorization" not in request.headers
+    assert request.url.endswith("/threads/thread_1/runs?api-version=2025-05-01")
+
+
+def test_default_query_and_params_combine(api, client):
+    client.default_query["api-version"] = "v"
+    api.add(responses.GET, BASE + "/threads/thread_1/messages", json={"data": []})
+    client.request("GET", "/threads/thread_1/messages", params={"order": "asc"})
+    assert api.calls[0].request.url == BASE + "/threads/thread_1/messages?api-version=v&order=asc"
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "a/b", "../runs", "..", ".", "run?x=1", "run 1", "run\r\nX-Evil: 1", "run\x00", "run#x", "%2e%2e", "x" * 300, None, 42]
+)
+def test_invalid_ids_are_refused_before_anything_is_sent(api, client, bad):
+    with pytest.raises(ValueError, match="invalid"):
+        client.stream_run(bad, assistant_id="asst_1")
+    with pytest.raises(ValueError, match="invalid"):
+        client.cancel_run("thread_1", bad)
+    with pytest.raises(ValueError, match="invalid"):
+        client.submit_tool_outputs(bad, "run_1", [])
+    assert len(api.calls) == 0
+
+
+@pytest.mark.parametrize("bad", ["threads", "/threads/a b", "/threads/\r\n", "https://evil.test/x"])
+def test_invalid_paths_are_refused(api, client, bad):
+    with pytest.raises(ValueError, match="invalid path"):
+        client.request("GET", bad)
+    assert len(api.calls) == 0
+
+
+ERRORS = [
+    (400, assistant_stream.BadRequestError),
+    (401, assistant_stream.AuthenticationError),
+    (403, assistant_stream.PermissionDeniedError),
+    (404, assistant_stream.NotFoundError),
+    (409, assistant_stream.ConflictError),
+    (422, assistant_stream.UnprocessableEntityError),
+    (429, assistant_stream.RateLimitError),
+    (500, assistant_stream.InternalServerError),
+    (503, assistant_stream.InternalServerError),
+    (418, assistant_stream.APIStatusError),
+]
+
+
+@pytest.mark.parametrize("status, cls", ERRORS)
+def test_http_errors_map_to_the_documented_classes(api, client, status, cls):
+    body = {"error": {"message": "Something about %d." % status, "type": "invalid_request_error", "param": None, "code": "c%d" % status}}
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", json=body, status=status, headers={"x-request-id": "req_123"})
+    with pytest.raises(cls) as info:
+        client.stream_run("thread_1", assistant_id="asst_1")
+    error = info.value
+    assert type(error) is cls
+    assert isinstance(error, assistant_stream.APIStatusError)
+    assert error.status_code == status
+    assert error.body == body
+    assert error.request_id == "req_123"
+    assert "Something about %d." % status in str(error)
+    assert "req_123" in str(error)
+
+
+def test_the_recorded_400_on_a_stream_request(api, client):
+    body = (FIXTURES / "rubyopenai_v2_http400_error_on_stream_request.json").read_bytes()
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", body=body, status=400, content_type="application/json")
+    with pytest.raises(assistant_stream.BadRequestError) as info:
+        client.stream_run("thread_1", assistant_id="asst_1")
+    assert "Run creation requires a Thread with a user message" in str(info.value)
+    assert info.value.body["error"]["code"] == "invalid_thread"
+
+
+def test_an_error_body_that_is_not_json_is_kept_as_text(api, client):
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", body="<html>Bad gateway</html>", status=502, content_type="text/html")
+    with pytest.raises(assistant_stream.InternalServerError) as info:
+        client.stream_run("thread_1", assistant_id="asst_1")
+    assert info.value.body == "<html>Bad gateway</html>"
+    assert "Bad gateway" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "content_type, body, shown",
+    [
+        ("text/html; charset=utf-8", "<html><body>Welcome to nginx!</body></html>", "Welcome to nginx"),
+        ("application/json", '{"error": {"message": "streaming is off"}}', "streaming is off"),
+        ("", "event: thread.run.created\n", "no content type"),
+    ],
+)
+def test_a_successful_answer_that_is_not_an_event_stream(api, client, content_type, body, shown):
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", body=body, content_type=content_type or None, status=200)
+    with pytest.raises(assistant_stream.ProtocolError) as info:
+        client.stream_run("thread_1", assistant_id="asst_1")
+    message = str(info.value)
+    assert "expected an event stream" in message and "HTTP 200" in message
+    assert shown in message
+    assert (content_type.split(";")[0] or "no content type") in message
+
+
+def test_request_refuses_answers_that_are_not_a_json_object(api, client):
+    api.add(responses.GET, BASE + "/a", body="<html>", content_type="text/html")
+    api.add(responses.GET, BASE + "/b", json=[1, 2])
+    api.add(responses.DELETE, BASE + "/c", body="", status=204)
+    with pytest.raises(assistant_stream.ProtocolError, match="expected JSON"):
+        client.request("GET", "/a")
+    with pytest.raises(assistant_stream.ProtocolError, match="JSON object"):
+        client.request("GET", "/b")
+    assert client.request("DELETE", "/c") == {}
+
+
+def test_redirects_are_not_followed(api, client):
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", status=307, headers={"Location": "https://elsewhere.test/v1/x"})
+    with pytest.raises(assistant_stream.APIStatusError, match="unexpected redirect to https://elsewhere.test") as info:
+        client.stream_run("thread_1", assistant_id="asst_1")
+    assert info.value.status_code == 307
+    assert len(api.calls) == 1
+
+
+def test_connection_failures(api, client):
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", body=requests.exceptions.ConnectionError("refused"))
+    api.add(responses.POST, BASE + "/threads/thread_2/runs", body=requests.exceptions.ConnectTimeout("slow"))
+    with pytest.raises(assistant_stream.APIConnectionError, match="refused") as info:
+        client.stream_run("thread_1", assistant_id="asst_1")
+    assert type(info.value) is assistant_stream.APIConnectionError
+    with pytest.raises(assistant_stream.APITimeoutError, match="timed out"):
+        client.stream_run("thread_2", assistant_id="asst_1")
+
+
+def test_ids_are_quoted_into_the_path(api, client):
+    api.add(responses.POST, BASE + "/threads/thread_a.b%3Ac-1/runs/run_9/cancel", json={"id": "run_9", "status": "cancelling"})
+    assert client.cancel_run("thread_a.b:c-1", "run_9")["status"] == "cancelling"
+    assert api.calls[0].request.path_url == "/v1/threads/thread_a.b%3Ac-1/runs/run_9/cancel"
+
+
+def test_the_key_never_shows(api, client, caplog):
+    echo = {"error": {"message": "Incorrect API key provided: %s." % API_KEY}}
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", json=echo, status=401)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(assistant_stream.AuthenticationError) as info:
+        client.stream_run("thread_1", assistant_id="asst_1")
+    assert API_KEY not in str(info.value)
+    assert API_KEY not in repr(info.value)
+    assert API_KEY not in json.dumps(info.value.body)
+    assert API_KEY not in repr(client)
+    assert "POST %s/threads/thread_1/runs" % BASE in caplog.text
+    assert API_KEY not in caplog.text
+
+
+def test_submit_tool_outputs_streams(api, client):
+    stream_ok(api, "/threads/thread_1/runs/run_1/submit_tool_outputs")
+    outputs = [{"tool_call_id": "call_1", "output": "sunny"}]
+    stream = client.submit_tool_outputs("thread_1", "run_1", outputs)
+    assert stream.until_done()["status"] == "completed"
+    assert json.loads(api.calls[0].request.body) == {"tool_outputs": outputs, "stream": True}
