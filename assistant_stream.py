@@ -538,9 +538,10 @@ def _response_chunks(response: requests.Response) -> Iterator[bytes]:
 
     ``iter_content(n)`` waits for n bytes, so it is prompt only for chunked
     bodies.  urllib3 >= 2.2 has ``read1``: what has arrived, decoded, for
-    every body.  Older urllib3 (1.26 is common next to botocore) reads
-    unchunked, uncompressed bodies through http.client's ``read1``, and the
-    rare unchunked compressed body a byte at a time.  Read errors become
+    every body.  With older urllib3 (1.26 is common next to botocore):
+    chunked and sized bodies (a sized one was buffered whole upstream) go
+    through ``iter_content(None)``, unsized ones through http.client's
+    ``read1``, or a byte at a time if they are compressed.  Read errors become
     APITimeoutError (a silence longer than the read timeout) or
     IncompleteStreamError (the connection dropped).
     """
@@ -551,7 +552,7 @@ def _response_chunks(response: requests.Response) -> Iterator[bytes]:
             while chunk:
                 yield chunk
                 chunk = raw.read1(_READ_SIZE, decode_content=True)
-        elif getattr(raw, "chunked", False):
+        elif getattr(raw, "chunked", False) or response.headers.get("Content-Length"):
             yield from response.iter_content(None)
         elif not response.headers.get("Content-Encoding") and hasattr(getattr(raw, "_fp", None), "read1"):
             read1 = raw._fp.read1  # type: ignore[union-attr]
@@ -839,11 +840,12 @@ class Stream:
         try:
             try:
                 name, data = next(self._events)
-            except StopIteration:
-                self._end_of_body(None)
-                return True
-            except (IncompleteStreamError, APITimeoutError) as exc:
-                self._end_of_body(exc)
+            except Exception as exc:
+                if self._closed:  # close() from another greenlet or thread ended the read
+                    return False
+                if not isinstance(exc, (StopIteration, IncompleteStreamError, APITimeoutError)):
+                    raise
+                self._end_of_body(None if isinstance(exc, StopIteration) else exc)
                 return True
             self._dispatch(name, data)
         except BaseException as exc:

@@ -22,7 +22,7 @@ setup(
         "test": [
             "pytest>=7",
             "responses>=0.23",
-            "gevent>=25.4.1",
+            "gevent>=25.4.1; python_version >= '3.9'",
         ],
     },
     classifiers=[
