@@ -51,12 +51,15 @@ import http.client
 import json
 import logging
 import os
+import random
 import re
 import socket
+import time
 from typing import (
     IO,
     Any,
     Callable,
+    Collection,
     Deque,
     Dict,
     Iterable,
@@ -64,6 +67,7 @@ from typing import (
     List,
     Optional,
     Pattern,
+    Set,
     Tuple,
     Union,
 )
@@ -159,6 +163,11 @@ SHORT_PREFIXES = (("run.", "thread.run."), ("step.", "thread.run.step."), ("mess
 TERMINAL_STATUSES = frozenset(("completed", "failed", "cancelled", "expired", "incomplete"))
 # A stream may end once its run is in one of these: nothing more will come.
 STOP_STATUSES = TERMINAL_STATUSES | {"requires_action"}
+
+RECOVER_SECONDS = 300.0  # recover=True polls the run for at most this long
+CANCEL_TIMEOUT = 10.0  # cancel_on_interrupt's request gives up after this
+RETRY_STATUSES = frozenset((408, 409, 429))  # and every 5xx
+RETRY_AFTER_LIMIT = 60.0  # longer Retry-After values are not honoured
 
 _BOM = b"\xef\xbb\xbf"
 _READ_SIZE = 65536
@@ -634,6 +643,7 @@ class Handlers:
         self._registrations: List[Tuple[str, Optional[Pattern[str]], Callback]] = []
         self._resolved: Dict[str, Tuple[Callback, ...]] = {}
         self.tools: Dict[str, Callable[..., Any]] = {}
+        self._reported: Set[str] = set()  # tools whose errors go to the model
 
     def on(self, name: str, fn: Optional[Callback] = None) -> Any:
         """Register ``fn`` for the event ``name`` and return ``fn``.
@@ -669,19 +679,29 @@ class Handlers:
             )
         return found
 
-    def tool(self, fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None) -> Any:
+    def tool(self, fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None, report_errors: bool = False) -> Any:
         """Register a function tool, named after the function unless ``name``.
 
-        When a run asks for function calls and every one has a tool, the
-        stream calls them with the call's JSON arguments as keywords and
-        submits their results.  ``@handlers.tool``, ``@handlers.tool(name=..)``
-        and ``handlers.tool(fn, name=...)`` all return ``fn`` unchanged.
+        When a run requires action and every function call in it has a tool,
+        the stream calls each tool in order with the call's JSON arguments as
+        keywords, submits the results (a str as is, anything else as JSON)
+        and streams the rest of the run.  If a tool raises, or the model's
+        arguments are not a JSON object, the exception propagates and the
+        stream closes; with ``report_errors=True`` the error's text is
+        submitted as the output instead, for the model to handle.
+        ``@handlers.tool``, ``@handlers.tool(name=...)`` and
+        ``handlers.tool(fn, name=...)`` all return ``fn`` unchanged.
         """
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             if not callable(fn):
                 raise TypeError("a tool must be callable, not %r" % (fn,))
-            self.tools[name or fn.__name__] = fn
+            tool_name = name or fn.__name__
+            self.tools[tool_name] = fn
+            if report_errors:
+                self._reported.add(tool_name)
+            else:
+                self._reported.discard(tool_name)
             return fn
 
         return register if fn is None else register(fn)
@@ -706,6 +726,8 @@ class Stream:
     Any exception (a callback's, a network error, KeyboardInterrupt, a
     gevent Timeout) and leaving a ``with`` block or a ``for`` loop early close
     the connection at once; what was received stays readable on the stream.
+
+    Streams come from a Client's streaming calls, or from ``replay()``.
     """
 
     def __init__(
@@ -714,12 +736,18 @@ class Stream:
         handlers: Optional[Handlers] = None,
         *,
         response: Optional[requests.Response] = None,
+        client: Optional[Client] = None,
         record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
         max_event_bytes: int = MAX_EVENT_BYTES,
+        cancel_on_interrupt: bool = False,
+        recover: Union[bool, float] = False,
     ):
         self._handlers = handlers if handlers is not None else Handlers()
         self._own = Handlers()
         self._response = response
+        self._client = client
+        self._cancel_on_interrupt = cancel_on_interrupt
+        self._recover_seconds = RECOVER_SECONDS if recover is True else float(recover or 0)
         self._record: Optional[IO[bytes]] = None
         self._owns_record = False
         if isinstance(record, (str, os.PathLike)):
@@ -746,9 +774,11 @@ class Stream:
         self._parts: Dict[Tuple[str, int], bool] = {}  # text/image part -> done
         self._calls: Dict[Tuple[str, int], bool] = {}  # tool call -> done
         self._received = 0
+        self._debug = log.isEnabledFor(logging.DEBUG)  # checked once, not per event
         self._done = False
         self._finished = False
         self._closed = False
+        self._recovered = False
         self._queue: Optional[Deque[Emission]] = None  # while iterating
         self._routes: Dict[str, Callable[[str, JSON], List[Emission]]] = {"thread.created": self._on_thread}
         self._routes.update((name, self._on_run) for name in RUN_EVENTS)
@@ -813,10 +843,16 @@ class Stream:
         self.close()
 
     def close(self) -> None:
-        """Close the connection; idempotent, never raises."""
+        """Close the connection; idempotent, never raises.
+
+        With ``cancel_on_interrupt``, a run left before it finished is
+        cancelled (one request, a short timeout, errors only logged).
+        """
         if self._closed:
             return
         self._closed = True
+        if self._cancel_on_interrupt and not self._finished:
+            self._cancel()
         if self._response is not None:
             _close_response(self._response)
             self._response = None  # it holds the connection pool
@@ -855,12 +891,17 @@ class Stream:
 
     def _dispatch(self, name: str, data: Any) -> None:
         self._received += 1
+        if self._debug:
+            log.debug("event %s", name)
+        if self._done:  # a recording goes on after 'done' with the run's continuation
+            self._done = False
         route = self._routes.get(name)
         if route is None:
             if name == "done":
                 self._done = True
                 self._emit("done", data)
-                self._end_of_body(None)
+                if self._response is not None:  # a replay ends with its source instead
+                    self._end_of_body(None)
             elif name == "error":
                 self._emit("error", data, source=data)
                 raise _stream_error(data)
@@ -893,17 +934,26 @@ class Stream:
         return event
 
     def _end_of_body(self, cut: Optional[AssistantStreamError]) -> None:
-        """The body ended (at ``done``, at EOF, or cut off by ``cut``)."""
+        """The body ended (at ``done``, at EOF, or cut off by ``cut``):
+        finish, recover, or go on with the tools' outputs."""
         status = self.status
         if not self._done and status not in STOP_STATUSES:
+            where = "with the run in status %r" % status if status else "before the run started"
             if cut is None:
                 detail = " (%d bytes of an unfinished event dropped)" % len(self._wire.cut) if self._wire.cut else ""
-                cut = IncompleteStreamError(
-                    "the stream ended before 'done' with the run %s%s" % ("in status %r" % status if status else "not started", detail)
-                )
-            raise cut
-        if cut is not None:
+                cut = IncompleteStreamError("the stream ended before 'done' %s%s" % (where, detail))
+            else:
+                cause = cut.__cause__
+                cut = type(cut)("%s, %s" % (cut, where))
+                cut.__cause__ = cause
+            if not (self._recover_seconds and self._client is not None and self._run is not None):
+                raise cut
+            self._recover(cut)
+            status = self.status
+        elif cut is not None:
             log.debug("stream cut after the run reached %r: %s", status, cut)
+        if status == "requires_action" and self._submit_tool_outputs():
+            return
         self._finish()
 
     def _finish(self) -> None:
@@ -915,6 +965,95 @@ class Stream:
         if isinstance(exc, AssistantStreamError) and exc.stream is None:
             exc.stream = self
         self.close()
+
+    # -- the run lifecycle: tools, recovery, cancel ---------------------------
+
+    def _submit_tool_outputs(self) -> bool:
+        """Run the tools a run requires and stream the rest; False if some
+        call has no tool (the run stays in ``requires_action``)."""
+        assert self._run is not None
+        calls = _required_calls(self._run)
+        tools = self._handlers.tools
+        if self._client is None or not calls or any((call.get("function") or {}).get("name") not in tools for call in calls):
+            return False
+        outputs = [{"tool_call_id": call["id"], "output": self._call_tool(call)} for call in calls]
+        path = "/threads/%s/runs/%s/submit_tool_outputs" % (
+            _check_id(self._run["thread_id"], "thread id"),
+            _check_id(self._run["id"], "run id"),
+        )
+        self._attach(self._client._open_stream(path, {"tool_outputs": outputs, "stream": True}))
+        return True
+
+    def _call_tool(self, call: JSON) -> str:
+        name = call["function"]["name"]
+        try:
+            try:
+                arguments = json.loads(call["function"].get("arguments") or "{}")
+            except ValueError:
+                arguments = None
+            if type(arguments) is not dict:
+                raise ProtocolError(
+                    "tool call %s: the arguments are not a JSON object: %s"
+                    % (call["id"], _preview(call["function"].get("arguments") or ""))
+                )
+            result = self._handlers.tools[name](**arguments)
+            return result if isinstance(result, str) else json.dumps(result)
+        except Exception as exc:
+            if name not in self._handlers._reported:
+                raise
+            log.debug("tool %s failed, reported to the model: %r", name, exc)
+            return "error: %s: %s" % (type(exc).__name__, exc)
+
+    def _attach(self, response: requests.Response) -> None:
+        """Go on reading from a new response (a continuation of the run)."""
+        self._response = response
+        self._wire = _Wire(_response_chunks(response), self._max_event_bytes, self._record)
+        self._events = iter(self._wire)
+        self._done = False
+
+    def _recover(self, cut: AssistantStreamError) -> None:
+        """Poll the run until it stops, then dispatch what the lost stream
+        would have: the steps and messages it finished, and the run."""
+        assert self._client is not None and self._run is not None
+        log.debug("recovering run %s after: %s", self._run.get("id"), cut)
+        if self._response is not None:
+            _close_response(self._response)
+        thread = _check_id(self._run["thread_id"], "thread id")
+        run_path = "/threads/%s/runs/%s" % (thread, _check_id(self._run["id"], "run id"))
+        deadline = time.monotonic() + self._recover_seconds
+        delay = 0.25
+        try:
+            run = self._client.request("GET", run_path)
+            while run.get("status") not in STOP_STATUSES:
+                if time.monotonic() + delay > deadline:
+                    raise IncompleteStreamError(
+                        "the stream was cut (%s) and the run was still %r after %g s of polling"
+                        % (cut, run.get("status"), self._recover_seconds)
+                    )
+                time.sleep(delay)
+                delay = min(delay * 2, 4.0)
+                run = self._client.request("GET", run_path)
+            steps = self._client._list(run_path + "/steps")
+            messages = self._client._list("/threads/%s/messages" % thread, {"run_id": run["id"]})
+        except AssistantStreamError as exc:
+            raise exc from cut
+        self._recovered = True
+        for step in _newly_finished(steps, self._steps, TERMINAL_STATUSES):
+            self._dispatch("thread.run.step." + step["status"], step)
+        for message in _newly_finished(messages, self._messages, ("completed", "incomplete")):
+            self._dispatch("thread.message." + message["status"], message)
+        self._dispatch("thread.run." + run["status"], run)
+
+    def _cancel(self) -> None:
+        run = self._run
+        if self._client is None or run is None or run.get("status") in TERMINAL_STATUSES | {"cancelling"}:
+            return
+        try:
+            path = "/threads/%s/runs/%s/cancel" % (_check_id(run["thread_id"], "thread id"), _check_id(run["id"], "run id"))
+            self._client._send("POST", path, None, None, stream=False, timeout=CANCEL_TIMEOUT, retries=0).close()
+            log.debug("cancelled run %s", run["id"])
+        except Exception as exc:  # never mask why the stream was left
+            log.debug("cancelling run %s failed: %r", run.get("id"), exc)
 
     # -- accumulation: each returns the events to dispatch, API event first --
 
@@ -932,6 +1071,8 @@ class Stream:
                     emissions.append(("tool_call.done", call, None, call))
                 elif not self._calls[key]:
                     self._calls[key] = True
+                    if type(entry.get("function")) is dict:  # the run's list is the final word
+                        entry["function"].update(call.get("function") or {})
                     emissions.append(("tool_call.done", call, None, entry))
         return emissions
 
@@ -1120,6 +1261,11 @@ class Stream:
         """True once the connection is closed (finished, failed or closed early)."""
         return self._closed
 
+    @property
+    def recovered(self) -> bool:
+        """True if the stream was cut and its end was fetched by polling."""
+        return self._recovered
+
     def final_run(self) -> Optional[JSON]:
         """Dispatch the rest of the stream, then return the run.
 
@@ -1159,6 +1305,17 @@ def _received(items: List[Any], index: int, accumulated: JSON) -> Any:
     return items[index] if index < len(items) else snapshot(accumulated)
 
 
+def _newly_finished(items: List[Any], known: Dict[str, JSON], finished: Collection[str]) -> List[JSON]:
+    """The objects of a list that are finished but were not seen finished."""
+    found = []
+    for item in items:
+        if type(item) is dict and item.get("status") in finished:
+            seen = known.get(str(item.get("id")))
+            if seen is None or seen.get("status") not in finished:
+                found.append(item)
+    return found
+
+
 def _required_calls(run: JSON) -> List[JSON]:
     action = run.get("required_action") or {}
     calls = (action.get("submit_tool_outputs") or {}).get("tool_calls")
@@ -1192,18 +1349,21 @@ def _check_id(value: str, what: str) -> str:
 class Client:
     """An Assistants API client whose runs stream.
 
-    ``api_key`` falls back to $OPENAI_API_KEY; ``base_url`` to
-    $OPENAI_BASE_URL, then the OpenAI API; ``organization`` and ``project`` to
-    $OPENAI_ORG_ID and $OPENAI_PROJECT_ID.  ``timeout`` is seconds, or a
-    (connect, read) tuple where read is the longest silence allowed.
-    ``session`` is a requests.Session to reuse; ``default_headers`` and
-    ``default_query`` go with every request (Azure: ``{"api-key": ...}``,
-    ``{"api-version": ...}``).
+    ``api_key`` falls back to $OPENAI_API_KEY; it may be a callable that
+    returns a fresh bearer token for each request (Entra ID tokens expire).
+    ``base_url`` falls back to $OPENAI_BASE_URL, then the OpenAI API;
+    ``organization`` and ``project`` to $OPENAI_ORG_ID and $OPENAI_PROJECT_ID.
+    ``timeout`` is seconds, or a (connect, read) tuple where read is the
+    longest silence allowed.  ``max_retries``: connect errors, 408, 409, 429
+    and 5xx are retried that many times, before the first event only, with
+    exponential backoff and jitter, honouring Retry-After.  ``session`` is a
+    requests.Session to reuse; ``default_headers`` and ``default_query`` go
+    with every request (Azure: ``{"api-key": ...}``, ``{"api-version": ...}``).
     """
 
     def __init__(
         self,
-        api_key: Optional[str] = None,
+        api_key: Union[None, str, Callable[[], str]] = None,
         base_url: Optional[str] = None,
         organization: Optional[str] = None,
         project: Optional[str] = None,
@@ -1215,6 +1375,7 @@ class Client:
         max_event_bytes: int = MAX_EVENT_BYTES,
     ):
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self._last_key: Optional[str] = None  # the token last sent, to keep it out of messages
         self.default_headers = dict(default_headers or {})
         if not self._api_key and not any(key.lower() in ("authorization", "api-key") for key in self.default_headers):
             raise ValueError("no API key: pass api_key= or set OPENAI_API_KEY")
@@ -1251,11 +1412,21 @@ class Client:
         assistant_id: str,
         handlers: Optional[Handlers] = None,
         record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
+        cancel_on_interrupt: bool = False,
+        recover: Union[bool, float] = False,
         **body: Any,
     ) -> Stream:
-        """Create a run on a thread and stream it (POST /threads/{id}/runs)."""
+        """Create a run on a thread and stream it (POST /threads/{id}/runs).
+
+        ``body`` is the request body (``instructions``, ``tools``, ...).
+        ``record``: a path or binary file that gets the body's bytes.
+        ``cancel_on_interrupt``: cancel the run if the stream is left early.
+        ``recover``: if the connection drops or stalls, poll the run (for up
+        to 300 s, or this many seconds) and complete the stream from it.
+        """
         path = "/threads/%s/runs" % _check_id(thread_id, "thread id")
-        return self._stream(path, dict(body, assistant_id=assistant_id), handlers, record)
+        body = dict(body, assistant_id=assistant_id)
+        return self._stream(path, body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
 
     def stream_thread_and_run(
         self,
@@ -1264,13 +1435,18 @@ class Client:
         thread: Optional[JSON] = None,
         handlers: Optional[Handlers] = None,
         record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
+        cancel_on_interrupt: bool = False,
+        recover: Union[bool, float] = False,
         **body: Any,
     ) -> Stream:
-        """Create a thread and a run on it, and stream the run (POST /threads/runs)."""
+        """Create a thread and a run on it, and stream the run (POST /threads/runs).
+
+        The options are those of ``stream_run``.
+        """
         body = dict(body, assistant_id=assistant_id)
         if thread is not None:
             body["thread"] = thread
-        return self._stream("/threads/runs", body, handlers, record)
+        return self._stream("/threads/runs", body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
 
     def submit_tool_outputs(
         self,
@@ -1280,10 +1456,16 @@ class Client:
         *,
         handlers: Optional[Handlers] = None,
         record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
+        cancel_on_interrupt: bool = False,
+        recover: Union[bool, float] = False,
     ) -> Stream:
-        """Submit tool outputs for a run in ``requires_action``; stream the rest."""
+        """Submit tool outputs for a run in ``requires_action``; stream the rest.
+
+        The options are those of ``stream_run``.
+        """
         path = "/threads/%s/runs/%s/submit_tool_outputs" % (_check_id(thread_id, "thread id"), _check_id(run_id, "run id"))
-        return self._stream(path, {"tool_outputs": tool_outputs}, handlers, record)
+        body = {"tool_outputs": tool_outputs}
+        return self._stream(path, body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
 
     def cancel_run(self, thread_id: str, run_id: str) -> JSON:
         """Cancel a run; return the run object the server answers with."""
@@ -1313,8 +1495,27 @@ class Client:
 
     # -- HTTP --------------------------------------------------------------
 
-    def _stream(self, path: str, body: JSON, handlers: Optional[Handlers], record: Any) -> Stream:
+    def _list(self, path: str, params: Optional[Dict[str, Any]] = None) -> List[JSON]:
+        """Every object of a list endpoint, oldest first, across pages."""
+        query = dict(params or {}, order="asc", limit=100)
+        found: List[JSON] = []
+        while True:
+            page = self.request("GET", path, params=query)
+            data = page.get("data")
+            if type(data) is not list:
+                raise ProtocolError("expected a list from GET %s, got %s" % (path, _preview(json.dumps(page))))
+            found += data
+            if not page.get("has_more") or not data:
+                return found
+            query["after"] = data[-1]["id"]
+
+    def _stream(self, path: str, body: JSON, handlers: Optional[Handlers], **options: Any) -> Stream:
         body["stream"] = True
+        response = self._open_stream(path, body)
+        return Stream(_response_chunks(response), handlers, response=response, client=self, max_event_bytes=self.max_event_bytes, **options)
+
+    def _open_stream(self, path: str, body: JSON) -> requests.Response:
+        """POST a streaming request; the response, once it is an event stream."""
         response = self._send("POST", path, body, None, stream=True)
         content_type = response.headers.get("Content-Type", "")
         if not content_type.startswith("text/event-stream"):
@@ -1328,7 +1529,7 @@ class Client:
                 "expected an event stream from POST %s, got HTTP %d %s: %s"
                 % (path, response.status_code, content_type or "with no content type", _preview(head))
             )
-        return Stream(_response_chunks(response), handlers, response=response, record=record, max_event_bytes=self.max_event_bytes)
+        return response
 
     def _headers(self, stream: bool) -> Dict[str, str]:
         headers = {
@@ -1336,8 +1537,10 @@ class Client:
             "User-Agent": "assistant-stream/%s python-requests/%s" % (__version__, requests.__version__),
             "Accept": "text/event-stream" if stream else "application/json",
         }
-        if self._api_key:
-            headers["Authorization"] = "Bearer %s" % self._api_key
+        key = self._api_key() if callable(self._api_key) else self._api_key
+        if key:
+            self._last_key = key
+            headers["Authorization"] = "Bearer %s" % key
         if self.organization:
             headers["OpenAI-Organization"] = self.organization
         if self.project:
@@ -1345,31 +1548,64 @@ class Client:
         headers.update(self.default_headers)
         return headers
 
-    def _send(self, method: str, path: str, body: Optional[JSON], params: Optional[Dict[str, Any]], stream: bool) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: Optional[JSON],
+        params: Optional[Dict[str, Any]],
+        stream: bool,
+        timeout: Union[None, float, Tuple[float, float]] = None,
+        retries: Optional[int] = None,
+    ) -> requests.Response:
+        """Send a request; its response, once the status is a success.
+
+        Connect errors, 408, 409, 429 and 5xx are retried; nothing is ever
+        retried once a response has been handed on (its events may be read).
+        """
         if not isinstance(path, str) or not path.startswith("/") or any(char.isspace() or ord(char) < 32 for char in path):
             raise ValueError("invalid path: %r" % (path,))
         url = self.base_url + path
         query = dict(self.default_query, **(params or {}))
-        log.debug("%s %s", method, url)
-        try:
-            response = self.session.request(
-                method,
-                url,
-                json=body,
-                params=query or None,
-                headers=self._headers(stream),
-                timeout=self.timeout,
-                stream=True,
-                allow_redirects=False,
-            )
-        except requests.exceptions.Timeout as exc:
-            raise APITimeoutError("%s %s timed out: %s" % (method, url, exc)) from None
-        except requests.exceptions.RequestException as exc:
-            raise APIConnectionError("%s %s failed: %s" % (method, url, exc)) from None
-        log.debug("HTTP %d from %s %s", response.status_code, method, url)
-        if response.status_code >= 300:
-            raise self._status_error(response, method, url)
-        return response
+        retries = self.max_retries if retries is None else retries
+        for attempt in range(retries + 1):
+            log.debug("%s %s", method, url)
+            error: AssistantStreamError
+            wait = None
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    json=body,
+                    params=query or None,
+                    headers=self._headers(stream),
+                    timeout=self.timeout if timeout is None else timeout,
+                    stream=True,
+                    allow_redirects=False,
+                )
+            except requests.exceptions.ConnectTimeout as exc:
+                error = APITimeoutError("%s %s timed out connecting: %s" % (method, url, exc))
+            except requests.exceptions.Timeout as exc:  # the request went out: not retried
+                raise APITimeoutError("%s %s timed out: %s" % (method, url, exc)) from None
+            except requests.exceptions.ConnectionError as exc:
+                error = APIConnectionError("%s %s failed: %s" % (method, url, exc))
+            except requests.exceptions.RequestException as exc:
+                raise APIConnectionError("%s %s failed: %s" % (method, url, exc)) from None
+            else:
+                log.debug("HTTP %d from %s %s", response.status_code, method, url)
+                if response.status_code < 300:
+                    return response
+                wait = _retry_after(response.headers)
+                error = self._status_error(response, method, url)
+                if response.status_code not in RETRY_STATUSES and response.status_code < 500:
+                    raise error
+            if attempt == retries:
+                raise error
+            if wait is None:
+                wait = min(8.0, 0.5 * 2**attempt) * (1 - 0.25 * random.random())
+            log.debug("retrying %s %s in %.2f s (%s)", method, url, wait, error)
+            time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _status_error(self, response: requests.Response, method: str, url: str) -> APIStatusError:
         try:
@@ -1403,8 +1639,30 @@ class Client:
         return cls(text, status_code=status, body=body, request_id=request_id)
 
     def _redact(self, text: str) -> str:
-        key = self._api_key
-        return text.replace(key, "<api key>") if isinstance(key, str) and len(key) >= 8 else text
+        for key in (self._api_key, self._last_key):
+            if isinstance(key, str) and len(key) >= 8:
+                text = text.replace(key, "<api key>")
+        return text
+
+
+def _retry_after(headers: Any) -> Optional[float]:
+    """Seconds to wait from retry-after-ms or Retry-After, if sane."""
+    try:
+        if headers.get("retry-after-ms"):
+            seconds = float(headers["retry-after-ms"]) / 1000
+        elif headers.get("Retry-After"):
+            value = headers["Retry-After"]
+            try:
+                seconds = float(value)
+            except ValueError:
+                import email.utils  # only for the rare HTTP-date form
+
+                seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        else:
+            return None
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return seconds if 0 <= seconds <= RETRY_AFTER_LIMIT else None
 
 
 # ---------------------------------------------------------------------------
@@ -1420,8 +1678,9 @@ def replay(
 ) -> Stream:
     """A Stream over recorded SSE bytes: a file path, bytes, or byte chunks.
 
-    It dispatches exactly as a live stream would; a run that stops at
-    ``requires_action`` stays there (there is no server to submit to).
+    It dispatches as a live stream would, through every ``done`` to the end
+    of the source (a recording of a run with tool calls holds each
+    continuation); a run that stops at ``requires_action`` stays there.
     """
     chunks: Iterable[bytes]
     if isinstance(source, (bytes, bytearray)):

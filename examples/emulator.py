@@ -22,9 +22,19 @@ A run's ``metadata`` steers it (values are strings, as the API requires):
     emulator_reply    the exact reply text
     emulator_rounds   how many rounds of tool calls before replying ("1")
     emulator_args     JSON {tool name: arguments} instead of schema-built ones
+                      (a string is sent as the raw arguments text)
     emulator_delay    seconds between events (else the server's --delay)
     emulator_hold     after this many events, stop sending and hold the
-                      connection open until the client closes it
+                      connection open until the client closes it (or for
+                      Emulator.hold_limit seconds, then drop it)
+    emulator_drop     after this many events, send half of the next one and
+                      drop the connection
+    emulator_stall    "N:S": after N events, send nothing for S seconds
+    emulator_fail     statuses to answer the first requests with, in turn,
+                      e.g. "429,503": the third attempt goes through
+    emulator_retry_after   the Retry-After header sent with those ("0")
+    emulator_finish_after  a run whose stream ended early still finishes,
+                      this many seconds later ("0.2"), unless cancelled
     emulator_framing  "close": no chunked encoding, the body ends when the
                       connection closes; "length": the whole body at once,
                       with a Content-Length (as a buffering proxy sends it)
@@ -40,7 +50,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 from urllib.parse import parse_qs, urlsplit
 
 JSON = Dict[str, Any]
@@ -185,6 +195,7 @@ class State:
         self.runs: Dict[str, JSON] = {}
         self.steps: Dict[str, List[JSON]] = {}
         self.scripts: Dict[str, JSON] = {}  # run id -> private progress
+        self.failures: Dict[Tuple[str, str], int] = {}  # (path, emulator_fail) -> failures served
 
     def assistant(self, assistant_id: str) -> JSON:
         with self.lock:
@@ -277,7 +288,8 @@ def _tool_round(state: State, run: JSON, functions: List[JSON]) -> Iterator[Even
     calls = []
     for index, function in enumerate(functions):
         name = function["name"]
-        arguments = json.dumps(fixed[name] if name in fixed else _example(function.get("parameters") or {"type": "object"}, prompt))
+        value = fixed[name] if name in fixed else _example(function.get("parameters") or {"type": "object"}, prompt)
+        arguments = value if isinstance(value, str) else json.dumps(value)  # a str is sent raw
         call = {"id": _id("call"), "type": "function", "function": {"name": name, "arguments": arguments, "output": None}}
         calls.append(call)
         first = {"index": index, "id": call["id"], "type": "function", "function": {"name": name, "arguments": "", "output": None}}
@@ -482,8 +494,26 @@ class Handler(BaseHTTPRequestHandler):
             "has_more": False,
         }
 
+    def _scripted_failure(self, call: Call, body: JSON) -> bool:
+        """Answer with the next status of ``emulator_fail``, if any is left."""
+        spec = (body.get("metadata") or {}).get("emulator_fail")
+        if not spec:
+            return False
+        state = self.server.emulator.state
+        statuses = [int(code) for code in spec.split(",")]
+        with state.lock:
+            served = state.failures.get((call.path, spec), 0)
+            if served >= len(statuses):
+                return False
+            state.failures[(call.path, spec)] = served + 1
+        retry_after = (body.get("metadata") or {}).get("emulator_retry_after", "0")
+        self._error(call, statuses[served], "server_error", "Scripted failure %d." % (served + 1), {"Retry-After": retry_after})
+        return True
+
     def _start_run(self, call: Call, thread_id: str, body: JSON, thread: Optional[JSON]) -> None:
         state = self.server.emulator.state
+        if self._scripted_failure(call, body):
+            return
         if not body.get("assistant_id"):
             return self._error(call, 400, "invalid_request_error", "Missing required parameter: 'assistant_id'.")
         for message in body.get("additional_messages") or []:
@@ -491,7 +521,7 @@ class Handler(BaseHTTPRequestHandler):
         run = new_run(thread_id, state.assistant(body["assistant_id"]), body)
         with state.lock:
             state.runs[run["id"]] = run
-            state.scripts[run["id"]] = {"round": 0, "outputs": []}
+            state.scripts[run["id"]] = {"round": 0, "outputs": [], "cancelled": False}
         events = run_events(state, run)
         if thread is not None:
             events = _prepend(("thread.created", thread), events)
@@ -510,9 +540,12 @@ class Handler(BaseHTTPRequestHandler):
         self._answer_run(call, run, body, run_events(state, run, body["tool_outputs"]))
 
     def _cancel(self, call: Call, run: JSON) -> None:
-        if run["status"] in ("completed", "failed", "cancelled", "expired", "incomplete"):
-            return self._error(call, 400, "invalid_request_error", "Cannot cancel run with status '%s'." % run["status"])
-        run.update(status="cancelled", cancelled_at=_now(), required_action=None)
+        state = self.server.emulator.state
+        with state.lock:
+            if run["status"] in ("completed", "failed", "cancelled", "expired", "incomplete"):
+                return self._error(call, 400, "invalid_request_error", "Cannot cancel run with status '%s'." % run["status"])
+            state.scripts[run["id"]]["cancelled"] = True
+            run.update(status="cancelled", cancelled_at=_now(), required_action=None)
         self._json(call, 200, run)
 
     def _answer_run(self, call: Call, run: JSON, body: JSON, events: Iterator[Event]) -> None:
@@ -542,6 +575,8 @@ class Handler(BaseHTTPRequestHandler):
     def _stream(self, call: Call, run: JSON, events: Iterator[Event]) -> None:
         delay = float(_meta(run, "delay", self.server.emulator.delay))
         hold = int(_meta(run, "hold", "-1"))
+        drop = int(_meta(run, "drop", "-1"))
+        stall_at, _, stall = _meta(run, "stall", "-1:0").partition(":")
         framing = _meta(run, "framing", "chunked")
         chunked = framing == "chunked"
         call.status = 200
@@ -563,19 +598,47 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         self.wfile.flush()
-        for name, data in _prepend_done(events):
-            if call.events_sent == hold:
-                self._hold(call)
-                return
-            if call.events_sent and delay:
-                if self._client_gone(delay):
+        pending = _prepend_done(events)
+        try:
+            for name, data in pending:
+                if call.events_sent == hold:
+                    self._hold(call)
+                    break
+                if call.events_sent == drop:
+                    data = _encode(name, data)
+                    self._write(data[: len(data) // 2], chunked)
+                    self.close_connection = True
+                    break
+                if call.events_sent == int(stall_at):
+                    time.sleep(float(stall))
+                if call.events_sent and delay and self._client_gone(delay):
                     call.client_closed = True
-                    return
-            self._write(_encode(name, data), chunked)
-            call.events_sent += 1
-        if chunked:
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
+                    break
+                self._write(_encode(name, data), chunked)
+                call.events_sent += 1
+            else:
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                return
+        except (BrokenPipeError, ConnectionResetError):
+            call.client_closed = True
+        self.close_connection = True
+        self._finish_later(run, pending)
+
+    def _finish_later(self, run: JSON, pending: Iterator[Event]) -> None:
+        """The stream ended early; the run goes on without it, as on the API."""
+        state = self.server.emulator.state
+        wait = float(_meta(run, "finish_after", "0.2"))
+
+        def finish() -> None:
+            time.sleep(wait)
+            with state.lock:
+                for _ in pending:
+                    if state.scripts[run["id"]]["cancelled"]:
+                        break
+
+        threading.Thread(target=finish, daemon=True).start()
 
     def _write(self, data: bytes, chunked: bool) -> None:
         if chunked:
@@ -631,7 +694,8 @@ class _Server(ThreadingHTTPServer):
 class Emulator:
     """The emulated API on a local port, in a background thread.
 
-    ``api_key``: when set, requests must carry ``Authorization: Bearer <key>``.
+    ``api_key``: when set, requests must carry ``Authorization: Bearer <key>``
+    (a callable: a predicate the bearer token must satisfy).
     ``required_headers`` / ``required_query``: more a request must carry (an
     Azure-like deployment: ``{"api-key": ...}``, ``{"api-version": ...}``).
     ``calls`` records every request the emulator saw.
@@ -642,7 +706,7 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        api_key: Optional[str] = None,
+        api_key: Union[None, str, Callable[[Optional[str]], bool]] = None,
         delay: float = 0.0,
         required_headers: Optional[Dict[str, str]] = None,
         required_query: Optional[Dict[str, str]] = None,
@@ -668,8 +732,12 @@ class Emulator:
 
     def check(self, handler: Handler, call: Call) -> Optional[Tuple[int, str, str]]:
         """Why a request is refused, as (status, type, message), or None."""
-        if self.api_key is not None and call.headers.get("Authorization") != "Bearer " + self.api_key:
-            return 401, "invalid_request_error", "Incorrect API key provided."
+        authorization = call.headers.get("Authorization") or ""
+        if self.api_key is not None:
+            token = authorization[len("Bearer ") :] if authorization.startswith("Bearer ") else None
+            valid = self.api_key(token) if callable(self.api_key) else token == self.api_key
+            if not valid:
+                return 401, "invalid_request_error", "Incorrect API key provided."
         for key, value in self.required_headers.items():
             if handler.headers.get(key) != value:
                 return 401, "invalid_request_error", "Missing or wrong %s header." % key

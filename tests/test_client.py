@@ -236,3 +236,118 @@ def test_submit_tool_outputs_streams(api, client):
     stream = client.submit_tool_outputs("thread_1", "run_1", outputs)
     assert stream.until_done()["status"] == "completed"
     assert json.loads(api.calls[0].request.body) == {"tool_outputs": outputs, "stream": True}
+
+
+def test_event_names_are_logged_at_debug(api, client, caplog):
+    stream_ok(api)
+    caplog.set_level(logging.DEBUG, logger="assistant_stream")
+    client.stream_run("thread_1", assistant_id="asst_1").until_done()
+    assert "event thread.run.completed" in caplog.text and "event done" in caplog.text
+    assert "HTTP 200 from POST" in caplog.text
+    assert API_KEY not in caplog.text
+
+
+# -- retries before the first event --------------------------------------------------
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    slept = []
+    monkeypatch.setattr(assistant_stream.time, "sleep", slept.append)
+    return slept
+
+
+def retrying_client(retries=2):
+    return assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=retries)
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
+def test_retryable_statuses_are_retried_then_succeed(api, sleeps, status):
+    url = BASE + "/threads/thread_1/runs"
+    api.add(responses.POST, url, json={"error": {"message": "busy"}}, status=status)
+    api.add(responses.POST, url, body=BODY, content_type="text/event-stream")
+    assert retrying_client().stream_run("thread_1", assistant_id="asst_1").until_done()["status"] == "completed"
+    assert len(api.calls) == 2 and len(sleeps) == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_other_client_errors_are_never_retried(api, sleeps, status):
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", json={"error": {"message": "no"}}, status=status)
+    with pytest.raises(assistant_stream.APIStatusError):
+        retrying_client().stream_run("thread_1", assistant_id="asst_1")
+    assert len(api.calls) == 1 and sleeps == []
+
+
+def test_backoff_doubles_with_jitter_and_retries_run_out(api, sleeps, monkeypatch):
+    draws = iter([0.0, 0.5, 1.0])
+    monkeypatch.setattr(assistant_stream.random, "random", lambda: next(draws))
+    for _ in range(4):
+        api.add(responses.POST, BASE + "/threads/thread_1/runs", json={"error": {"message": "down"}}, status=503)
+    with pytest.raises(assistant_stream.InternalServerError, match="down"):
+        retrying_client(retries=3).stream_run("thread_1", assistant_id="asst_1")
+    assert len(api.calls) == 4
+    # 0.5 s, 1 s, 2 s, each shortened by up to a quarter at random
+    assert sleeps == [0.5, 1.0 * 0.875, 2.0 * 0.75]
+
+
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        ({"Retry-After": "3"}, 3.0),
+        ({"Retry-After": "1.5"}, 1.5),
+        ({"retry-after-ms": "250"}, 0.25),
+        ({"retry-after-ms": "250", "Retry-After": "9"}, 0.25),
+    ],
+)
+def test_retry_after_is_honoured(api, sleeps, headers, expected):
+    url = BASE + "/threads/thread_1/runs"
+    api.add(responses.POST, url, json={}, status=429, headers=headers)
+    api.add(responses.POST, url, body=BODY, content_type="text/event-stream")
+    retrying_client().stream_run("thread_1", assistant_id="asst_1").until_done()
+    assert sleeps == [expected]
+
+
+def test_retry_after_as_an_http_date(api, sleeps):
+    import email.utils
+    import time as real_time
+
+    url = BASE + "/threads/thread_1/runs"
+    api.add(responses.POST, url, json={}, status=503, headers={"Retry-After": email.utils.formatdate(real_time.time() + 5, usegmt=True)})
+    api.add(responses.POST, url, body=BODY, content_type="text/event-stream")
+    retrying_client().stream_run("thread_1", assistant_id="asst_1").until_done()
+    assert 3 <= sleeps[0] <= 6
+
+
+@pytest.mark.parametrize("value", ["600", "-1", "soon"])
+def test_an_unreasonable_retry_after_falls_back_to_backoff(api, sleeps, value):
+    url = BASE + "/threads/thread_1/runs"
+    api.add(responses.POST, url, json={}, status=429, headers={"Retry-After": value})
+    api.add(responses.POST, url, body=BODY, content_type="text/event-stream")
+    retrying_client().stream_run("thread_1", assistant_id="asst_1").until_done()
+    assert 0.375 <= sleeps[0] <= 0.5
+
+
+def test_connect_errors_are_retried_but_a_read_timeout_is_not(api, sleeps):
+    url = BASE + "/threads/thread_1/runs"
+    api.add(responses.POST, url, body=requests.exceptions.ConnectionError("refused"))
+    api.add(responses.POST, url, body=requests.exceptions.ConnectTimeout("slow connect"))
+    api.add(responses.POST, url, body=BODY, content_type="text/event-stream")
+    assert retrying_client().stream_run("thread_1", assistant_id="asst_1").until_done()["status"] == "completed"
+    assert len(api.calls) == 3
+
+    api.add(responses.POST, BASE + "/threads/thread_2/runs", body=requests.exceptions.ReadTimeout("the request went out"))
+    with pytest.raises(assistant_stream.APITimeoutError, match="the request went out"):
+        retrying_client().stream_run("thread_2", assistant_id="asst_1")
+    assert len(api.calls) == 4
+
+
+def test_a_callable_key_is_asked_for_each_request_and_never_shown(api):
+    issued = iter(["token-aaaaaaaa-1", "token-bbbbbbbb-2"])
+    api.add(responses.POST, BASE + "/threads", json={"id": "thread_1"})
+    api.add(responses.POST, BASE + "/threads", json={"error": {"message": "bad token token-bbbbbbbb-2"}}, status=401)
+    client = assistant_stream.Client(api_key=lambda: next(issued), base_url=BASE, max_retries=0)
+    client.request("POST", "/threads")
+    with pytest.raises(assistant_stream.AuthenticationError) as info:
+        client.request("POST", "/threads")
+    assert [c.request.headers["Authorization"] for c in api.calls] == ["Bearer token-aaaaaaaa-1", "Bearer token-bbbbbbbb-2"]
+    assert "token-bbbbbbbb-2" not in str(info.value) and "<api key>" in str(info.value)

@@ -7,9 +7,8 @@ import shutil
 import subprocess
 import sys
 
-from conftest import FIXTURES, ROOT
-
 import assistant_stream
+from conftest import FIXTURES, ROOT
 
 
 def _package_dir(module):
@@ -53,7 +52,11 @@ def test_the_quickstart_streams_from_the_embedded_emulator():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("OPENAI_API_KEY", None)
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "quickstart.py"), "Is", "this", "real?"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, str(ROOT / "examples" / "quickstart.py"), "Is", "this", "real?"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -66,3 +69,19 @@ def test_the_version_is_in_the_file():
     text = (ROOT / "assistant_stream.py").read_text()
     assert '__version__ = "%s"' % assistant_stream.__version__ in text
     assert "Permission is hereby granted" in text
+
+
+def test_the_emulator_runs_standalone():
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "examples" / "emulator.py"), "--port", "0", "--delay", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = server.stdout.readline()
+        assert line.startswith("emulator listening on http://127.0.0.1:")
+        client = assistant_stream.Client(api_key="any", base_url=line.split()[-1])
+        stream = client.stream_thread_and_run(assistant_id="asst_1", thread={"messages": [{"role": "user", "content": "standalone"}]})
+        assert stream.until_done()["status"] == "completed"
+        assert stream.text == "Hello from the emulator! You said: standalone"
+    finally:
+        server.terminate()
+        server.wait(10)

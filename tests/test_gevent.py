@@ -9,9 +9,9 @@ import threading
 import time
 
 import pytest
-from conftest import API_KEY, new_thread
 
 import assistant_stream
+from conftest import API_KEY, new_thread
 
 pytest.importorskip("gevent")
 
@@ -21,9 +21,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 def test_timeouts_kills_and_closes_from_another_greenlet(client, emulator):
     thread_id = new_thread(client, "gevent")
     script = HERE / "gevent_client.py"
-    done = subprocess.run(
-        [sys.executable, str(script), emulator.base_url, API_KEY, thread_id], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, str(script), emulator.base_url, API_KEY, thread_id], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
     for case in ("timeout", "killed", "closed_elsewhere"):

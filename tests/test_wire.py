@@ -136,7 +136,7 @@ def test_a_body_that_ends_before_the_run_finishes_is_incomplete():
 
 
 def test_an_empty_body_is_incomplete():
-    with pytest.raises(assistant_stream.IncompleteStreamError, match="not started"):
+    with pytest.raises(assistant_stream.IncompleteStreamError, match="before the run started"):
         assistant_stream.replay(b"").until_done()
 
 
