@@ -48,6 +48,7 @@ from __future__ import annotations
 import collections
 import fnmatch
 import http.client
+import itertools
 import json
 import logging
 import os
@@ -175,6 +176,8 @@ _ERROR_BODY_LIMIT = 65536
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,256}\Z")
 
 log = logging.getLogger("assistant_stream")
+# The C scanner under json.loads: (value, end). Not in typeshed, there since Python 2.6.
+_scan_json: Callable[[str, int], Tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 JSON = Dict[str, Any]
 Callback = Callable[["Event"], Any]
@@ -323,18 +326,33 @@ class Event:
 
 
 class _Fragments(List[str]):
-    """A string still arriving: fragments appended, joined only when read."""
+    """A string still arriving: fragments appended, joined only when read.
 
-    __slots__ = ()
+    Every 256 fragments are folded into one string (``pieces``), so a long
+    text costs one object per 256 deltas, not one per delta.
+    """
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, fragments: Iterable[str]):
+        super().__init__(fragments)
+        self.pieces: List[str] = []
+
+    def fold(self) -> None:
+        self.pieces.append("".join(self))
+        self.clear()
 
     def joined(self) -> str:
-        if len(self) != 1:
-            self[:] = ["".join(self)]
+        if self.pieces or len(self) != 1:
+            self.pieces.append("".join(self))
+            self[:] = ["".join(self.pieces)]
+            self.pieces = []
         return self[0]
 
 
 # Keys whose string deltas extend the value instead of replacing it.
 _APPENDED = frozenset(("value", "arguments", "input", "logs", "refusal"))
+_FOLD = 256
 
 
 def merge(acc: JSON, delta: JSON) -> JSON:
@@ -343,29 +361,42 @@ def merge(acc: JSON, delta: JSON) -> JSON:
     Strings under ``value``/``arguments``/``input``/``logs``/``refusal`` are
     appended (as fragments); lists of objects with an ``index`` merge entry by
     entry; other lists and scalars replace; None and empty lists never erase.
+    The delta itself is never changed, nor shared with the result.
     """
     for key, value in delta.items():
-        if value is None or value == []:
-            acc.setdefault(key, value)
-        elif key in _APPENDED and type(value) is str:
-            old = acc.get(key)
-            if type(old) is _Fragments:
-                old.append(value)
-            elif type(old) is str and old:
-                acc[key] = _Fragments((old, value))
+        kind = type(value)
+        if kind is str:
+            if key in _APPENDED:
+                old = acc.get(key)
+                if type(old) is _Fragments:
+                    old.append(value)
+                    if len(old) >= _FOLD:
+                        old.fold()
+                elif type(old) is str and old:
+                    acc[key] = _Fragments((old, value))
+                else:
+                    acc[key] = _Fragments((value,))
             else:
-                acc[key] = _Fragments((value,))
-        elif type(value) is dict:
+                acc[key] = value
+        elif kind is dict:
             old = acc.get(key)
             acc[key] = merge(old if type(old) is dict else {}, value)
-        elif type(value) is list and all(type(item) is dict and type(item.get("index")) is int for item in value):
-            entries = acc.get(key)
-            if type(entries) is not list:
-                entries = acc[key] = []
-            for item in value:
-                merge_entry(entries, item)
+        elif kind is list:
+            if not value:
+                if key not in acc:
+                    acc[key] = []
+            elif all(type(item) is dict and type(item.get("index")) is int for item in value):
+                entries = acc.get(key)
+                if type(entries) is not list:
+                    entries = acc[key] = []
+                for item in value:
+                    merge_entry(entries, item)
+            else:
+                acc[key] = snapshot(value)
+        elif value is None:
+            acc.setdefault(key, None)
         else:
-            acc[key] = snapshot(value)
+            acc[key] = value
     return acc
 
 
@@ -388,8 +419,10 @@ def merge_entry(entries: List[JSON], item: JSON) -> JSON:
 
 def find_entry(entries: List[JSON], index: int) -> Optional[JSON]:
     """The entry of a list with this ``index`` (or at this position)."""
-    if index < len(entries) and entries[index].get("index", index) == index:
-        return entries[index]
+    if index < len(entries):
+        entry = entries[index]
+        if entry.get("index", index) == index:
+            return entry
     for position, entry in enumerate(entries):
         if entry.get("index", position) == index:
             return entry
@@ -447,44 +480,40 @@ class _Wire:
         self.cut = b""
 
     def __iter__(self) -> Iterator[Tuple[str, Any]]:
-        events = sseclient.SSEClient(self._blocks()).events()
-        while True:
-            try:
-                sse = next(events)
-            except StopIteration:
-                return
-            except UnicodeDecodeError as exc:
-                raise ProtocolError("the event stream is not valid UTF-8: %s" % exc) from None
-            name = sse.event
-            if name == "done":
-                yield name, sse.data
-                continue
-            try:
-                data = json.loads(sse.data)
-            except ValueError:
-                if name in API_EVENTS:
-                    raise ProtocolError("event %r carries invalid JSON: %s" % (name, _preview(sse.data))) from None
-                data = sse.data  # an unknown event may carry anything
-            else:
-                if name in API_EVENTS and type(data) is not dict:
+        scan = _scan_json
+        try:
+            for sse in sseclient.SSEClient(self._blocks()).events():
+                name, text = sse.event, sse.data
+                if name == "done":
+                    yield name, text
+                    continue
+                try:
+                    data, end = scan(text, 0)  # json.loads without its three Python frames
+                    if end != len(text):
+                        data = json.loads(text)  # whitespace around the value, or an error
+                except (StopIteration, ValueError):
+                    try:
+                        data = json.loads(text)
+                    except ValueError:
+                        if name in API_EVENTS:
+                            raise ProtocolError("event %r carries invalid JSON: %s" % (name, _preview(text))) from None
+                        data = text  # an unknown event may carry anything
+                if type(data) is not dict and name in API_EVENTS:
                     raise ProtocolError("event %r carries %s, not a JSON object" % (name, type(data).__name__))
-            yield name, data
+                yield name, data
+        except UnicodeDecodeError as exc:
+            raise ProtocolError("the event stream is not valid UTF-8: %s" % exc) from None
 
     def _blocks(self) -> Iterator[bytes]:
         """Complete event blocks, each ending with a blank line, LF only."""
+        chunks: Iterator[bytes] = iter(self.chunks)
+        if self.record is not None:
+            chunks = _recorded(chunks, self.record)
         pending: List[bytes] = []  # the event being received, in pieces
         size = 0
-        start: Optional[bytes] = b""  # the first bytes, until we know whether they are a BOM
+        limit = self.max_bytes
         after_cr = False
-        for chunk in self.chunks:
-            if self.record is not None:
-                self.record.write(chunk)
-            if start is not None:
-                start += chunk
-                if len(start) < 3 and _BOM.startswith(start):
-                    continue
-                chunk = start[3:] if start.startswith(_BOM) else start
-                start = None
+        for chunk in _without_bom(chunks):
             if after_cr and chunk[:1] == b"\n":
                 chunk = chunk[1:]  # the LF of a CRLF split across chunks
             if b"\r" in chunk:
@@ -492,16 +521,25 @@ class _Wire:
                 chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             else:
                 after_cr = False
-            if not chunk:
+            length = len(chunk)
+            if (
+                not pending
+                and chunk.find(b"\n\n") + 2 == length > 2  # its only blank line ends it
+                and length <= limit
+                and (b"\ndata" in chunk or chunk.startswith(b"data"))
+                and (length <= MAX_EVENT_LINES or chunk.count(b"\n") <= MAX_EVENT_LINES + 1)
+            ):
+                yield chunk  # the usual chunk: exactly one whole, acceptable event
                 continue
             end = chunk.rfind(b"\n\n") + 2  # just past the last blank line
             if end == 1 and not (pending and pending[-1][-1:] == b"\n" and chunk[:1] == b"\n"):
                 end = 0  # no blank line ends here (not even one straddling two chunks)
             if not end:
                 size += len(chunk)
-                if size > self.max_bytes:
-                    raise ProtocolError("an event is larger than %d bytes" % self.max_bytes)
-                pending.append(chunk)
+                if size > limit:
+                    raise ProtocolError("an event is larger than %d bytes" % limit)
+                if chunk:
+                    pending.append(chunk)
                 continue
             head = chunk[:end]
             if pending:
@@ -512,17 +550,18 @@ class _Wire:
             size = len(rest)
             for block in head[:-2].split(b"\n\n"):
                 if block:
-                    yield self._checked(block) + b"\n\n"
-            if size > self.max_bytes:
-                raise ProtocolError("an event is larger than %d bytes" % self.max_bytes)
-        tail = b"".join(pending) if start is None else start
+                    yield self._checked(block + b"\n\n")
+            if size > limit:
+                raise ProtocolError("an event is larger than %d bytes" % limit)
+        tail = b"".join(pending)
         if tail.strip():
             self.cut = tail
 
     def _checked(self, block: bytes) -> bytes:
+        """One event's block, ending with its blank line, once it is acceptable."""
         if len(block) > self.max_bytes:
             raise ProtocolError("an event is larger than %d bytes" % self.max_bytes)
-        if block.count(b"\n") >= MAX_EVENT_LINES:
+        if block.count(b"\n") > MAX_EVENT_LINES + 1:  # its lines, and the blank one
             raise ProtocolError("an event has more than %d lines" % MAX_EVENT_LINES)
         if not block.startswith(b"data") and b"\ndata" not in block:
             # sseclient-py drops an event without data, as the WHATWG rules say;
@@ -535,6 +574,22 @@ class _Wire:
         return block
 
 
+def _recorded(chunks: Iterator[bytes], record: IO[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        record.write(chunk)
+        yield chunk
+
+
+def _without_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The same bytes, less a UTF-8 BOM at the very start (perhaps split)."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= 3 or not _BOM.startswith(head):
+            break
+    return itertools.chain((head[3:] if head.startswith(_BOM) else head,), chunks)
+
+
 def _preview(text: Union[str, bytes], limit: int = 200) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -545,23 +600,26 @@ def _preview(text: Union[str, bytes], limit: int = 200) -> str:
 def _response_chunks(response: requests.Response) -> Iterator[bytes]:
     """The body of a streaming response, each piece as soon as it arrives.
 
-    ``iter_content(n)`` waits for n bytes, so it is prompt only for chunked
-    bodies.  urllib3 >= 2.2 has ``read1``: what has arrived, decoded, for
-    every body.  With older urllib3 (1.26 is common next to botocore):
-    chunked and sized bodies (a sized one was buffered whole upstream) go
-    through ``iter_content(None)``, unsized ones through http.client's
-    ``read1``, or a byte at a time if they are compressed.  Read errors become
-    APITimeoutError (a silence longer than the read timeout) or
-    IncompleteStreamError (the connection dropped).
+    Chunked bodies (what the API sends) go through ``iter_content(None)``:
+    one piece per HTTP chunk as it arrives, and four times cheaper than
+    urllib3's ``read1``, which returns a single chunk per call too.  Other
+    bodies: ``iter_content(n)`` would wait for n bytes, so they go through
+    urllib3's ``read1`` (>= 2.2) or, with older urllib3 (1.26 is common next
+    to botocore), through ``iter_content(None)`` when sized (buffered whole
+    upstream), http.client's ``read1`` when not, or a byte at a time if also
+    compressed.  Read errors become APITimeoutError (a silence longer than
+    the read timeout) or IncompleteStreamError (the connection dropped).
     """
     raw = response.raw
     try:
-        if hasattr(raw, "read1"):
+        if getattr(raw, "chunked", False):
+            yield from response.iter_content(None)
+        elif hasattr(raw, "read1"):
             chunk = raw.read1(_READ_SIZE, decode_content=True)
             while chunk:
                 yield chunk
                 chunk = raw.read1(_READ_SIZE, decode_content=True)
-        elif getattr(raw, "chunked", False) or response.headers.get("Content-Length"):
+        elif response.headers.get("Content-Length"):
             yield from response.iter_content(None)
         elif not response.headers.get("Content-Encoding") and hasattr(getattr(raw, "_fp", None), "read1"):
             read1 = raw._fp.read1  # type: ignore[union-attr]
@@ -744,6 +802,9 @@ class Stream:
     ):
         self._handlers = handlers if handlers is not None else Handlers()
         self._own = Handlers()
+        # name -> callbacks: the shared table's own cache (cleared in place when
+        # it changes) until the stream gets callbacks of its own
+        self._table = self._handlers._resolved
         self._response = response
         self._client = client
         self._cancel_on_interrupt = cancel_on_interrupt
@@ -769,8 +830,6 @@ class Stream:
         self._steps: Dict[str, JSON] = {}
         self._message: Optional[JSON] = None
         self._step: Optional[JSON] = None
-        self._texts: List[str] = []
-        self._text_cache = ("", 0)
         self._parts: Dict[Tuple[str, int], bool] = {}  # text/image part -> done
         self._calls: Dict[Tuple[str, int], bool] = {}  # tool call -> done
         self._received = 0
@@ -794,6 +853,7 @@ class Stream:
 
         The stream's own callbacks run after the shared table's.
         """
+        self._table = {}  # from now on: both tables, resolved on each lookup
         return self._own.on(name, fn)
 
     # -- driving -----------------------------------------------------------
@@ -899,38 +959,48 @@ class Stream:
         if route is None:
             if name == "done":
                 self._done = True
-                self._emit("done", data)
+                self._emit([("done", data, None, None)])
                 if self._response is not None:  # a replay ends with its source instead
                     self._end_of_body(None)
             elif name == "error":
-                self._emit("error", data, source=data)
+                self._emit([("error", data, None, data)])
                 raise _stream_error(data)
             else:
-                self._emit(name, data)
+                self._emit([(name, data, None, None)])
             return
         try:
             emissions = route(name, data)
         except _MALFORMED as exc:
             raise ProtocolError("malformed %r event: %r" % (name, exc)) from exc
-        for emission in emissions:
-            self._emit(*emission)
+        self._emit(emissions)
 
-    def _emit(self, name: str, data: Any, text: Optional[str] = None, source: Any = None) -> None:
-        if name == "text.delta":
-            self._texts.append(text or "")
+    def _emit(self, emissions: List[Emission]) -> None:
+        """Dispatch events, in order: at once, or queued while iterating."""
         if self._queue is not None:
-            self._queue.append((name, data, text, source))
-        elif self._handlers.callbacks(name) or self._own._registrations:
-            self._deliver(name, data, text, source)
+            self._queue.extend(emissions)
+            return
+        table = self._table
+        for name, data, text, source in emissions:
+            callbacks = table.get(name)
+            if callbacks is None:
+                callbacks = self._callbacks(name)
+            if callbacks:
+                event = Event(name, data, self, text, source)
+                for callback in callbacks:
+                    callback(event)
+
+    def _callbacks(self, name: str) -> Tuple[Callback, ...]:
+        """The shared table's callbacks for an event, then the stream's."""
+        callbacks = self._handlers.callbacks(name)
+        if self._own._registrations:
+            callbacks += self._own.callbacks(name)
+        return callbacks
 
     def _deliver(self, name: str, data: Any, text: Optional[str], source: Any) -> Event:
-        """Run the callbacks for one event: the shared table's, then the stream's."""
+        """Run the callbacks for one queued event (iteration)."""
         event = Event(name, data, self, text, source)
-        for callback in self._handlers.callbacks(name):
+        for callback in self._callbacks(name):
             callback(event)
-        if self._own._registrations:
-            for callback in self._own.callbacks(name):
-                callback(event)
         return event
 
     def _end_of_body(self, cut: Optional[AssistantStreamError]) -> None:
@@ -959,7 +1029,7 @@ class Stream:
     def _finish(self) -> None:
         self._finished = True
         self.close()
-        self._emit("end", self._run, source=self._run)
+        self._emit([("end", self._run, None, self._run)])
 
     def _fail(self, exc: BaseException) -> None:
         if isinstance(exc, AssistantStreamError) and exc.stream is None:
@@ -1187,29 +1257,32 @@ class Stream:
             message = self._messages[message_id] = {"id": message_id, "object": "thread.message", "content": []}
         self._message = message
         delta = data["delta"]
-        items: List[Tuple[JSON, JSON]] = []
-        if delta.get("content"):
-            entries = message.get("content")
-            if type(entries) is not list:
-                entries = message["content"] = []
-            items = [(item, merge_entry(entries, item)) for item in delta["content"]]
-            if len(delta) > 1:
-                merge(message, {key: value for key, value in delta.items() if key != "content"})
-        else:
-            merge(message, delta)
+        items = delta.get("content")
         emissions: List[Emission] = [(name, data, None, message)]
-        for item, entry in items:
-            key = (message_id, item["index"])
+        if not items:
+            merge(message, delta)
+            return emissions
+        if len(delta) > 1:
+            merge(message, {key: value for key, value in delta.items() if key != "content"})
+        entries = message.get("content")
+        if type(entries) is not list:
+            entries = message["content"] = []
+        for item in items:
+            known = len(entries)
+            entry = merge_entry(entries, item)
             kind = entry.get("type")
-            if kind == "text":
+            if len(entries) > known:  # a new part
+                key = (message_id, item["index"])
                 if key not in self._parts:
-                    self._parts[key] = False
-                    emissions.append(("text.created", item, _text_of(entry), entry["text"]))
-                fragment = item.get("text", {}).get("value")
+                    self._parts[key] = kind == "image_file"
+                    if kind == "text":
+                        emissions.append(("text.created", item, _text_of(entry), entry["text"]))
+                    elif kind == "image_file":
+                        emissions.append(("image_file.done", item, None, entry))
+            if kind == "text":
+                text = item.get("text")
+                fragment = text.get("value") if type(text) is dict else None
                 emissions.append(("text.delta", item, fragment if type(fragment) is str else "", entry["text"]))
-            elif kind == "image_file" and key not in self._parts:
-                self._parts[key] = True
-                emissions.append(("image_file.done", item, None, entry))
         return emissions
 
     def _find_call(self, call_id: str) -> Tuple[Optional[Tuple[str, int]], Any]:
@@ -1244,12 +1317,15 @@ class Stream:
 
     @property
     def text(self) -> str:
-        """All text received so far: every ``text.delta`` fragment, joined."""
-        joined, count = self._text_cache
-        if count != len(self._texts):
-            joined += "".join(self._texts[count:])
-            self._text_cache = (joined, len(self._texts))
-        return joined
+        """All the text of the run's messages so far, joined: what every
+        ``text.delta`` fragment adds up to."""
+        return "".join(
+            _text_of(part)
+            for message in self._messages.values()
+            if message.get("role") != "user" and type(message.get("content")) is list
+            for part in message["content"]
+            if type(part) is dict and part.get("type") == "text"
+        )
 
     @property
     def finished(self) -> bool:

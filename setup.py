@@ -24,6 +24,11 @@ setup(
             "responses>=0.23",
             "gevent>=25.4.1; python_version >= '3.9'",
         ],
+        "bench": [
+            "openai",
+            "matplotlib",
+            "gevent>=25.4.1",
+        ],
     },
     classifiers=[
         "Development Status :: 4 - Beta",
