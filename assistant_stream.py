@@ -174,6 +174,7 @@ _BOM = b"\xef\xbb\xbf"
 _READ_SIZE = 65536
 _ERROR_BODY_LIMIT = 65536
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,256}\Z")
+_SECRET_HEADER = re.compile(r"auth|key|token|secret", re.IGNORECASE)  # default_headers kept out of messages
 
 log = logging.getLogger("assistant_stream")
 # The C scanner under json.loads: (value, end). Not in typeshed, there since Python 2.6.
@@ -469,8 +470,9 @@ class _Wire:
     - an event still incomplete when the body ends is never handed over
       (``cut`` keeps its bytes; the Stream decides what that means);
     - invalid UTF-8 becomes ProtocolError instead of UnicodeDecodeError;
-    - an event over ``max_bytes`` or ``MAX_EVENT_LINES`` raises ProtocolError
-      before the rest of it is read.
+    - an event over ``max_bytes`` raises ProtocolError before the rest of it
+      is read; one of more than ``MAX_EVENT_LINES`` lines once it is whole
+      (sseclient-py's cost grows with its lines times its bytes).
     """
 
     def __init__(self, chunks: Iterable[bytes], max_bytes: int = MAX_EVENT_BYTES, record: Optional[IO[bytes]] = None):
@@ -491,10 +493,10 @@ class _Wire:
                     data, end = scan(text, 0)  # json.loads without its three Python frames
                     if end != len(text):
                         data = json.loads(text)  # whitespace around the value, or an error
-                except (StopIteration, ValueError):
+                except (StopIteration, ValueError, RecursionError):
                     try:
                         data = json.loads(text)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         if name in API_EVENTS:
                             raise ProtocolError("event %r carries invalid JSON: %s" % (name, _preview(text))) from None
                         data = text  # an unknown event may carry anything
@@ -772,7 +774,7 @@ class Handlers:
 # Stream
 # ---------------------------------------------------------------------------
 
-_MALFORMED = (KeyError, TypeError, AttributeError, ValueError, IndexError)
+_MALFORMED = (KeyError, TypeError, AttributeError, ValueError, IndexError, RecursionError)
 Emission = Tuple[str, Any, Optional[str], Any]  # name, data, text, snapshot source
 
 
@@ -831,12 +833,14 @@ class Stream:
         self._message: Optional[JSON] = None
         self._step: Optional[JSON] = None
         self._parts: Dict[Tuple[str, int], bool] = {}  # text/image part -> done
-        self._calls: Dict[Tuple[str, int], bool] = {}  # tool call -> done
+        self._calls: Dict[Any, bool] = {}  # tool call (its id, or its step and index) -> done
         self._received = 0
         self._debug = log.isEnabledFor(logging.DEBUG)  # checked once, not per event
-        self._done = False
+        self._done = False  # the body said 'done'
+        self._body_over = False  # ... and is to be acted on at the next step
         self._finished = False
         self._closed = False
+        self._interrupted = False  # an exception left the stream
         self._recovered = False
         self._queue: Optional[Deque[Emission]] = None  # while iterating
         self._routes: Dict[str, Callable[[str, JSON], List[Emission]]] = {"thread.created": self._on_thread}
@@ -880,7 +884,7 @@ class Stream:
                 failure = None
                 try:
                     more = self._advance()
-                except StreamError as exc:  # its error event goes first
+                except Exception as exc:  # the events before the failure go first
                     failure = exc
                 while queue:
                     yield self._deliver(*queue.popleft())
@@ -899,27 +903,25 @@ class Stream:
     def __enter__(self) -> Stream:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc_info: Any) -> None:
+        if exc_type is not None:
+            self._interrupted = True
         self.close()
 
     def close(self) -> None:
         """Close the connection; idempotent, never raises.
 
         With ``cancel_on_interrupt``, a run left before it finished is
-        cancelled (one request, a short timeout, errors only logged).
+        cancelled (one request, a short timeout, errors only logged); a run
+        waiting in ``requires_action`` only if an exception left the stream,
+        so that you can break out and submit its tool outputs yourself.
         """
         if self._closed:
             return
         self._closed = True
         if self._cancel_on_interrupt and not self._finished:
             self._cancel()
-        if self._response is not None:
-            _close_response(self._response)
-            self._response = None  # it holds the connection pool
-        try:
-            getattr(self._wire.chunks, "close", lambda: None)()  # the reader, or a replayed file
-        except Exception as exc:  # closing must never raise
-            log.debug("closing the body failed: %r", exc)
+        self._close_body()
         if self._record is not None:
             try:
                 if self._owns_record:
@@ -929,11 +931,28 @@ class Stream:
             except Exception as exc:  # closing must never raise
                 log.debug("closing the recording failed: %r", exc)
 
+    def _close_body(self) -> None:
+        """Close the current response (the stream may go on with another)."""
+        if self._response is not None:
+            _close_response(self._response)
+            self._response = None  # it holds the connection pool
+        try:
+            getattr(self._wire.chunks, "close", lambda: None)()  # the reader, or a replayed file
+        except Exception as exc:  # closing must never raise
+            log.debug("closing the body failed: %r", exc)
+
     def _advance(self) -> bool:
-        """Dispatch the next event; False once the stream has ended."""
+        """Take the next step: dispatch one event, or act on the end of a
+        body (finish, recover, or run the tools and go on).  Each step's
+        events are dispatched before the next step starts.  False once the
+        stream has ended."""
         if self._finished or self._closed:
             return False
         try:
+            if self._body_over:
+                self._body_over = False
+                self._end_of_body(None)
+                return True
             try:
                 name, data = next(self._events)
             except Exception as exc:
@@ -960,8 +979,7 @@ class Stream:
             if name == "done":
                 self._done = True
                 self._emit([("done", data, None, None)])
-                if self._response is not None:  # a replay ends with its source instead
-                    self._end_of_body(None)
+                self._body_over = self._response is not None  # a replay ends with its source instead
             elif name == "error":
                 self._emit([("error", data, None, data)])
                 raise _stream_error(data)
@@ -979,9 +997,8 @@ class Stream:
         if self._queue is not None:
             self._queue.extend(emissions)
             return
-        table = self._table
         for name, data, text, source in emissions:
-            callbacks = table.get(name)
+            callbacks = self._table.get(name)
             if callbacks is None:
                 callbacks = self._callbacks(name)
             if callbacks:
@@ -1006,6 +1023,7 @@ class Stream:
     def _end_of_body(self, cut: Optional[AssistantStreamError]) -> None:
         """The body ended (at ``done``, at EOF, or cut off by ``cut``):
         finish, recover, or go on with the tools' outputs."""
+        self._close_body()
         status = self.status
         if not self._done and status not in STOP_STATUSES:
             where = "with the run in status %r" % status if status else "before the run started"
@@ -1018,9 +1036,10 @@ class Stream:
                 cut.__cause__ = cause
             if not (self._recover_seconds and self._client is not None and self._run is not None):
                 raise cut
-            self._recover(cut)
-            status = self.status
-        elif cut is not None:
+            self._recover(cut)  # dispatches what the body would have carried
+            self._done = self._body_over = True  # then finish, or run the tools, at the next step
+            return
+        if cut is not None:
             log.debug("stream cut after the run reached %r: %s", status, cut)
         if status == "requires_action" and self._submit_tool_outputs():
             return
@@ -1032,8 +1051,12 @@ class Stream:
         self._emit([("end", self._run, None, self._run)])
 
     def _fail(self, exc: BaseException) -> None:
-        if isinstance(exc, AssistantStreamError) and exc.stream is None:
-            exc.stream = self
+        if isinstance(exc, AssistantStreamError):
+            if exc.stream is None:
+                exc.stream = self
+            if self._client is not None:
+                self._client._redacted(exc)
+        self._interrupted = True
         self.close()
 
     # -- the run lifecycle: tools, recovery, cancel ---------------------------
@@ -1043,28 +1066,36 @@ class Stream:
         call has no tool (the run stays in ``requires_action``)."""
         assert self._run is not None
         calls = _required_calls(self._run)
-        tools = self._handlers.tools
-        if self._client is None or not calls or any((call.get("function") or {}).get("name") not in tools for call in calls):
+        if self._client is None or not calls:
             return False
-        outputs = [{"tool_call_id": call["id"], "output": self._call_tool(call)} for call in calls]
-        path = "/threads/%s/runs/%s/submit_tool_outputs" % (
-            _check_id(self._run["thread_id"], "thread id"),
-            _check_id(self._run["id"], "run id"),
-        )
+        try:
+            names = [call["function"]["name"] for call in calls]
+            ids = [call["id"] for call in calls]
+            if not all(type(call_id) is str for call_id in ids):
+                raise ValueError("a tool call without an id")
+        except _MALFORMED as exc:
+            raise ProtocolError("malformed required_action: %r" % (exc,)) from None
+        if any(name not in self._handlers.tools for name in names):
+            return False
+        path = self._run_path() + "/submit_tool_outputs"  # checked before any tool runs
+        outputs = [
+            {"tool_call_id": call_id, "output": self._call_tool(name, call_id, call["function"])}
+            for call, name, call_id in zip(calls, names, ids)
+        ]
         self._attach(self._client._open_stream(path, {"tool_outputs": outputs, "stream": True}))
         return True
 
-    def _call_tool(self, call: JSON) -> str:
-        name = call["function"]["name"]
+    def _call_tool(self, name: str, call_id: Any, function: JSON) -> str:
         try:
-            try:
-                arguments = json.loads(call["function"].get("arguments") or "{}")
-            except ValueError:
-                arguments = None
+            arguments = function.get("arguments")
+            if type(arguments) is not dict:  # a JSON text, as the API sends it (some servers send the object)
+                try:
+                    arguments = json.loads(arguments or "{}")
+                except (TypeError, ValueError, RecursionError):
+                    arguments = None
             if type(arguments) is not dict:
                 raise ProtocolError(
-                    "tool call %s: the arguments are not a JSON object: %s"
-                    % (call["id"], _preview(call["function"].get("arguments") or ""))
+                    "tool call %s: the arguments are not a JSON object: %s" % (call_id, _preview(str(function.get("arguments"))))
                 )
             result = self._handlers.tools[name](**arguments)
             return result if isinstance(result, str) else json.dumps(result)
@@ -1073,6 +1104,13 @@ class Stream:
                 raise
             log.debug("tool %s failed, reported to the model: %r", name, exc)
             return "error: %s: %s" % (type(exc).__name__, exc)
+
+    def _run_path(self) -> str:
+        """The API path of this stream's run, from the ids the server sent."""
+        try:
+            return _run_path((self._run or {})["thread_id"], (self._run or {})["id"])
+        except _MALFORMED as exc:
+            raise ProtocolError("the run has no valid thread_id and id: %r" % (exc,)) from None
 
     def _attach(self, response: requests.Response) -> None:
         """Go on reading from a new response (a continuation of the run)."""
@@ -1086,10 +1124,7 @@ class Stream:
         would have: the steps and messages it finished, and the run."""
         assert self._client is not None and self._run is not None
         log.debug("recovering run %s after: %s", self._run.get("id"), cut)
-        if self._response is not None:
-            _close_response(self._response)
-        thread = _check_id(self._run["thread_id"], "thread id")
-        run_path = "/threads/%s/runs/%s" % (thread, _check_id(self._run["id"], "run id"))
+        run_path = self._run_path()
         deadline = time.monotonic() + self._recover_seconds
         delay = 0.25
         try:
@@ -1104,7 +1139,7 @@ class Stream:
                 delay = min(delay * 2, 4.0)
                 run = self._client.request("GET", run_path)
             steps = self._client._list(run_path + "/steps")
-            messages = self._client._list("/threads/%s/messages" % thread, {"run_id": run["id"]})
+            messages = self._client._list(_thread_path(self._run["thread_id"]) + "/messages", {"run_id": self._run["id"]})
         except AssistantStreamError as exc:
             raise exc from cut
         self._recovered = True
@@ -1118,8 +1153,10 @@ class Stream:
         run = self._run
         if self._client is None or run is None or run.get("status") in TERMINAL_STATUSES | {"cancelling"}:
             return
+        if run.get("status") == "requires_action" and not self._interrupted:
+            return  # left on purpose: the caller may submit the tool outputs
         try:
-            path = "/threads/%s/runs/%s/cancel" % (_check_id(run["thread_id"], "thread id"), _check_id(run["id"], "run id"))
+            path = self._run_path() + "/cancel"
             self._client._send("POST", path, None, None, stream=False, timeout=CANCEL_TIMEOUT, retries=0).close()
             log.debug("cancelled run %s", run["id"])
         except Exception as exc:  # never mask why the stream was left
@@ -1136,14 +1173,23 @@ class Stream:
         emissions: List[Emission] = [(name, data, None, data)]
         if status == "requires_action":
             for call in _required_calls(data):
-                key, entry = self._find_call(call["id"])
-                if key is None:
-                    emissions.append(("tool_call.done", call, None, call))
-                elif not self._calls[key]:
-                    self._calls[key] = True
-                    if type(entry.get("function")) is dict:  # the run's list is the final word
-                        entry["function"].update(call.get("function") or {})
-                    emissions.append(("tool_call.done", call, None, entry))
+                entry = self._find_call(call.get("id"))
+                if entry is not None and type(entry.get("function")) is dict and type(call.get("function")) is dict:
+                    entry["function"].update(call["function"])  # the run's list is the final word
+                emissions += self._call_events(call.get("id"), call, call if entry is None else entry, True)
+        return emissions
+
+    def _call_events(self, key: Any, item: Any, entry: Any, done: bool) -> List[Emission]:
+        """``tool_call.created`` and (if ``done``) ``tool_call.done``, each
+        once per call: ``key`` is the call's id (or its step and index)."""
+        emissions: List[Emission] = []
+        state = self._calls.get(key)
+        if state is None:
+            state = self._calls[key] = False
+            emissions.append(("tool_call.created", item, None, entry))
+        if done and not state:
+            self._calls[key] = True
+            emissions.append(("tool_call.done", item, None, entry))
         return emissions
 
     def _on_step(self, name: str, data: JSON) -> List[Emission]:
@@ -1158,14 +1204,7 @@ class Stream:
         emissions: List[Emission] = [(name, data, None, step)]
         received = _tool_calls(data)
         for index, entry in enumerate(_tool_calls(step)):
-            key = (step_id, index)
-            item = _received(received, index, entry)
-            if key not in self._calls:
-                self._calls[key] = False
-                emissions.append(("tool_call.created", item, None, entry))
-            if final and not self._calls[key]:
-                self._calls[key] = True
-                emissions.append(("tool_call.done", item, None, entry))
+            emissions += self._call_events(_call_key(step_id, index, entry), _received(received, index, entry), entry, final)
         return emissions
 
     def _on_step_delta(self, name: str, data: JSON) -> List[Emission]:
@@ -1190,10 +1229,7 @@ class Stream:
         merge(step, delta)
         emissions: List[Emission] = [(name, data, None, step)]
         for item, entry in calls:
-            key = (step_id, item["index"])
-            if key not in self._calls:
-                self._calls[key] = False
-                emissions.append(("tool_call.created", item, None, entry))
+            emissions += self._call_events(_call_key(step_id, item["index"], entry), item, entry, False)
             emissions.append(("tool_call.delta", item, None, entry))
         return emissions
 
@@ -1285,13 +1321,13 @@ class Stream:
                 emissions.append(("text.delta", item, fragment if type(fragment) is str else "", entry["text"]))
         return emissions
 
-    def _find_call(self, call_id: str) -> Tuple[Optional[Tuple[str, int]], Any]:
-        """The key and accumulated entry of the tool call with this id."""
-        for key in self._calls:
-            entry = find_entry(_tool_calls(self._steps[key[0]]), key[1])
-            if entry is not None and entry.get("id") == call_id:
-                return key, entry
-        return None, None
+    def _find_call(self, call_id: Any) -> Optional[JSON]:
+        """The accumulated tool call with this id, from any step."""
+        for step in self._steps.values():
+            for entry in _tool_calls(step):
+                if type(entry) is dict and entry.get("id") == call_id:
+                    return entry
+        return None
 
     # -- reading the state ---------------------------------------------------
 
@@ -1370,6 +1406,11 @@ class Stream:
         )
 
 
+def _call_key(step_id: str, index: int, entry: JSON) -> Any:
+    call_id = entry.get("id")
+    return call_id if type(call_id) is str else (step_id, index)
+
+
 def _tool_calls(step: JSON) -> List[JSON]:
     details = step.get("step_details")
     calls = details.get("tool_calls") if type(details) is dict else None
@@ -1422,6 +1463,14 @@ def _check_id(value: str, what: str) -> str:
     return quote(value, safe="")
 
 
+def _thread_path(thread_id: str) -> str:
+    return "/threads/%s" % _check_id(thread_id, "thread id")
+
+
+def _run_path(thread_id: str, run_id: str) -> str:
+    return "%s/runs/%s" % (_thread_path(thread_id), _check_id(run_id, "run id"))
+
+
 class Client:
     """An Assistants API client whose runs stream.
 
@@ -1451,10 +1500,14 @@ class Client:
         max_event_bytes: int = MAX_EVENT_BYTES,
     ):
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        if isinstance(self._api_key, str):
+            self._api_key = self._api_key.strip()  # as read from a file, with its newline
         self._last_key: Optional[str] = None  # the token last sent, to keep it out of messages
         self.default_headers = dict(default_headers or {})
         if not self._api_key and not any(key.lower() in ("authorization", "api-key") for key in self.default_headers):
             raise ValueError("no API key: pass api_key= or set OPENAI_API_KEY")
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError("max_retries must be a whole number >= 0, not %r" % (max_retries,))
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.organization = organization if organization is not None else os.environ.get("OPENAI_ORG_ID")
         self.project = project if project is not None else os.environ.get("OPENAI_PROJECT_ID")
@@ -1500,7 +1553,7 @@ class Client:
         ``recover``: if the connection drops or stalls, poll the run (for up
         to 300 s, or this many seconds) and complete the stream from it.
         """
-        path = "/threads/%s/runs" % _check_id(thread_id, "thread id")
+        path = _thread_path(thread_id) + "/runs"
         body = dict(body, assistant_id=assistant_id)
         return self._stream(path, body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
 
@@ -1539,14 +1592,13 @@ class Client:
 
         The options are those of ``stream_run``.
         """
-        path = "/threads/%s/runs/%s/submit_tool_outputs" % (_check_id(thread_id, "thread id"), _check_id(run_id, "run id"))
+        path = _run_path(thread_id, run_id) + "/submit_tool_outputs"
         body = {"tool_outputs": tool_outputs}
         return self._stream(path, body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
 
     def cancel_run(self, thread_id: str, run_id: str) -> JSON:
         """Cancel a run; return the run object the server answers with."""
-        path = "/threads/%s/runs/%s/cancel" % (_check_id(thread_id, "thread id"), _check_id(run_id, "run id"))
-        return self.request("POST", path)
+        return self.request("POST", _run_path(thread_id, run_id) + "/cancel")
 
     def request(self, method: str, path: str, json: Optional[JSON] = None, params: Optional[Dict[str, Any]] = None) -> JSON:
         """Call any non-streaming JSON endpoint; return the parsed answer.
@@ -1555,16 +1607,19 @@ class Client:
         """
         response = self._send(method, path, json, params, stream=False)
         try:
-            if not response.content:
-                return {}
-            answer = response.json()
-        except ValueError:
-            raise ProtocolError(
-                "expected JSON from %s %s, got %s: %s"
-                % (method, path, response.headers.get("Content-Type", "no content type"), _preview(response.content))
-            ) from None
+            body = b"".join(_response_chunks(response))  # read errors become ours
+        except AssistantStreamError as exc:
+            error = APITimeoutError if isinstance(exc, APITimeoutError) else APIConnectionError
+            raise self._redacted(error("%s %s: reading the answer failed: %s" % (method, path, exc))) from None
         finally:
             response.close()
+        if not body:
+            return {}
+        try:
+            answer = _loads(body)  # the module: ``json`` is the argument here
+        except (ValueError, RecursionError):
+            kind = response.headers.get("Content-Type", "no content type")
+            raise self._redacted(ProtocolError("expected JSON from %s %s, got %s: %s" % (method, path, kind, _preview(body)))) from None
         if type(answer) is not dict:
             raise ProtocolError("expected a JSON object from %s %s, got %s" % (method, path, type(answer).__name__))
         return answer
@@ -1578,8 +1633,8 @@ class Client:
         while True:
             page = self.request("GET", path, params=query)
             data = page.get("data")
-            if type(data) is not list:
-                raise ProtocolError("expected a list from GET %s, got %s" % (path, _preview(json.dumps(page))))
+            if type(data) is not list or (data and (type(data[-1]) is not dict or type(data[-1].get("id")) is not str)):
+                raise self._redacted(ProtocolError("expected a list of objects from GET %s, got %s" % (path, _preview(json.dumps(page)))))
             found += data
             if not page.get("has_more") or not data:
                 return found
@@ -1601,9 +1656,11 @@ class Client:
                 head = ("<unreadable: %r>" % exc).encode()
             finally:
                 _close_response(response)
-            raise ProtocolError(
-                "expected an event stream from POST %s, got HTTP %d %s: %s"
-                % (path, response.status_code, content_type or "with no content type", _preview(head))
+            raise self._redacted(
+                ProtocolError(
+                    "expected an event stream from POST %s, got HTTP %d %s: %s"
+                    % (path, response.status_code, content_type or "with no content type", _preview(head))
+                )
             )
         return response
 
@@ -1615,7 +1672,7 @@ class Client:
         }
         key = self._api_key() if callable(self._api_key) else self._api_key
         if key:
-            self._last_key = key
+            key = self._last_key = key.strip()
             headers["Authorization"] = "Bearer %s" % key
         if self.organization:
             headers["OpenAI-Organization"] = self.organization
@@ -1662,11 +1719,11 @@ class Client:
             except requests.exceptions.ConnectTimeout as exc:
                 error = APITimeoutError("%s %s timed out connecting: %s" % (method, url, exc))
             except requests.exceptions.Timeout as exc:  # the request went out: not retried
-                raise APITimeoutError("%s %s timed out: %s" % (method, url, exc)) from None
+                raise self._redacted(APITimeoutError("%s %s timed out: %s" % (method, url, exc))) from None
             except requests.exceptions.ConnectionError as exc:
                 error = APIConnectionError("%s %s failed: %s" % (method, url, exc))
-            except requests.exceptions.RequestException as exc:
-                raise APIConnectionError("%s %s failed: %s" % (method, url, exc)) from None
+            except (requests.exceptions.RequestException, ValueError) as exc:  # a header requests refuses, say
+                raise self._redacted(APIConnectionError("%s %s failed: %s" % (method, url, exc))) from None
             else:
                 log.debug("HTTP %d from %s %s", response.status_code, method, url)
                 if response.status_code < 300:
@@ -1674,9 +1731,9 @@ class Client:
                 wait = _retry_after(response.headers)
                 error = self._status_error(response, method, url)
                 if response.status_code not in RETRY_STATUSES and response.status_code < 500:
-                    raise error
+                    raise self._redacted(error)
             if attempt == retries:
-                raise error
+                raise self._redacted(error)
             if wait is None:
                 wait = min(8.0, 0.5 * 2**attempt) * (1 - 0.25 * random.random())
             log.debug("retrying %s %s in %.2f s (%s)", method, url, wait, error)
@@ -1715,10 +1772,25 @@ class Client:
         return cls(text, status_code=status, body=body, request_id=request_id)
 
     def _redact(self, text: str) -> str:
-        for key in (self._api_key, self._last_key):
-            if isinstance(key, str) and len(key) >= 8:
-                text = text.replace(key, "<api key>")
+        """The text with every credential this client sends replaced."""
+        secrets = [self._api_key, self._last_key]
+        secrets += [value for name, value in self.default_headers.items() if _SECRET_HEADER.search(name)]
+        for secret in secrets:
+            if isinstance(secret, str):
+                for value in (secret, secret.split(" ", 1)[-1]):  # "Bearer <token>", and the token
+                    for form in (value, repr(value)[1:-1]):  # as is, and as quoted in messages
+                        if len(form) >= 8:
+                            text = text.replace(form, "<api key>")
         return text
+
+    def _redacted(self, error: AssistantStreamError) -> AssistantStreamError:
+        """The error, with no credential left in its message."""
+        error.args = tuple(self._redact(arg) if isinstance(arg, str) else arg for arg in error.args)
+        return error
+
+
+def _loads(text: bytes) -> Any:
+    return json.loads(text)
 
 
 def _retry_after(headers: Any) -> Optional[float]:

@@ -21,8 +21,9 @@ import gevent  # noqa: E402
 import requests  # noqa: E402
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-import assistant_stream  # noqa: E402
 from server import text_of  # noqa: E402
+
+import assistant_stream  # noqa: E402
 
 
 def main() -> None:
@@ -49,6 +50,7 @@ def main() -> None:
 
     if "--floor" in sys.argv:
         import json as json_
+
         import sseclient
 
         def one() -> str:  # noqa: F811

@@ -117,12 +117,19 @@ def gevent_load(quick: bool) -> Optional[Dict[str, Any]]:
         return None
     streams = 100 if quick else 500
     with server("--deltas", "200", "--pause-ms", "10") as url:
-        done = subprocess.run([PY, os.path.join(HERE, "gevent_streams.py"), url, str(streams), "200"], capture_output=True, text=True, env=ENV)
+        done = subprocess.run(
+            [PY, os.path.join(HERE, "gevent_streams.py"), url, str(streams), "200"], capture_output=True, text=True, env=ENV
+        )
         if done.returncode:
             raise RuntimeError("gevent_streams failed:\n" + done.stderr)
         found: Dict[str, Any] = json.loads(done.stdout)
         for mode in ("raw", "floor"):  # the load alone; and the parsing any client needs
-            done = subprocess.run([PY, os.path.join(HERE, "gevent_streams.py"), url, str(streams), "200", "--" + mode], capture_output=True, text=True, env=ENV)
+            done = subprocess.run(
+                [PY, os.path.join(HERE, "gevent_streams.py"), url, str(streams), "200", "--" + mode],
+                capture_output=True,
+                text=True,
+                env=ENV,
+            )
             if done.returncode == 0:
                 found[mode + "_ratio"] = json.loads(done.stdout)["ratio"]
     return found
@@ -196,13 +203,24 @@ def report(results: Dict[str, Any]) -> str:
             t["sdk_vs_floor"] <= 1.25,
         )
         if "openai" in t:
-            row("vs the official SDK, 20k deltas", "openai %.0f µs/event → **%.1f×** faster" % (t["openai"], t["openai_vs_sdk"]), "≥ 20×", t["openai_vs_sdk"] >= 20)
+            row(
+                "vs the official SDK, 20k deltas",
+                "openai %.0f µs/event → **%.1f×** faster" % (t["openai"], t["openai_vs_sdk"]),
+                "≥ 20×",
+                t["openai_vs_sdk"] >= 20,
+            )
     lin = results.get("linear")
     if lin:
-        row("linear cost", "%.1f µs at 10k, %.1f µs at 200k → **%.2f×**" % (lin["us_10000"], lin["us_200000"], lin["ratio"]), "≤ 1.2×", lin["ratio"] <= 1.2)
+        row(
+            "linear cost",
+            "%.1f µs at 10k, %.1f µs at 200k → **%.2f×**" % (lin["us_10000"], lin["us_200000"], lin["ratio"]),
+            "≤ 1.2×",
+            lin["ratio"] <= 1.2,
+        )
         row(
             "memory, %dk deltas" % (lin["memory_deltas"] // 1000),
-            "%.1f MB above baseline for %.1f MB of text → **%.1f×**" % (lin["peak_extra_bytes"] / 1e6, lin["text_bytes"] / 1e6, lin["memory_ratio"]),
+            "%.1f MB above baseline for %.1f MB of text → **%.1f×**"
+            % (lin["peak_extra_bytes"] / 1e6, lin["text_bytes"] / 1e6, lin["memory_ratio"]),
             "≤ 3×",
             lin["memory_ratio"] <= 3,
         )
@@ -212,7 +230,8 @@ def report(results: Dict[str, Any]) -> str:
             ours, naive = lat["sdk_" + framing], lat["sse_" + framing]
             row(
                 "latency, %s body, 10 ms apart" % framing,
-                "p50 %.2f ms, **p99 %.2f ms** (SSEClient(response): p50 %.1f, p99 %.1f ms)" % (ours["p50"], ours["p99"], naive["p50"], naive["p99"]),
+                "p50 %.2f ms, **p99 %.2f ms** (SSEClient(response): p50 %.1f, p99 %.1f ms)"
+                % (ours["p50"], ours["p99"], naive["p50"], naive["p99"]),
                 "p99 ≤ 2 ms",
                 ours["p99"] <= 2,
             )
@@ -221,7 +240,8 @@ def report(results: Dict[str, Any]) -> str:
         raw = " (reading bytes only: %.2f×; sseclient-py + json: %.2f×)" % (g["raw_ratio"], g["floor_ratio"]) if "floor_ratio" in g else ""
         row(
             "gevent, %d streams × 200 deltas" % g["streams"],
-            "%d/%d right; %.2f s vs %.2f s alone → **%.2f×**%s" % (g["right_text"], g["streams"], g["concurrent_seconds"], g["single_seconds"], g["ratio"], raw),
+            "%d/%d right; %.2f s vs %.2f s alone → **%.2f×**%s"
+            % (g["right_text"], g["streams"], g["concurrent_seconds"], g["single_seconds"], g["ratio"], raw),
             "≤ 1.5×",
             g["ok"] and g["ratio"] <= 1.5,
         )
@@ -229,7 +249,8 @@ def report(results: Dict[str, Any]) -> str:
     if imp:
         row(
             "import",
-            "%.0f ms vs %.0f ms for requests + sseclient → **%.2f×**" % (imp["assistant_stream_ms"], imp["requests_sseclient_ms"], imp["ratio"]),
+            "%.0f ms vs %.0f ms for requests + sseclient → **%.2f×**"
+            % (imp["assistant_stream_ms"], imp["requests_sseclient_ms"], imp["ratio"]),
             "≤ 1.15×",
             imp["ratio"] <= 1.15,
         )

@@ -103,7 +103,11 @@ def event(name: str, data: object) -> bytes:
 def delta(value: str) -> bytes:
     return event(
         "thread.message.delta",
-        {"id": "msg_bench", "object": "thread.message.delta", "delta": {"content": [{"index": 0, "type": "text", "text": {"value": value, "annotations": []}}]}},
+        {
+            "id": "msg_bench",
+            "object": "thread.message.delta",
+            "delta": {"content": [{"index": 0, "type": "text", "text": {"value": value, "annotations": []}}]},
+        },
     )
 
 

@@ -383,6 +383,7 @@ class Call:
         self.client_closed = False  # the client closed the connection mid-stream
         self.ended = threading.Event()  # the server is done with this request
         self.ended_at = 0.0
+        self.connection_closed = threading.Event()  # the TCP connection that carried it is gone
 
     def __repr__(self) -> str:
         return "<Call %s %s %d events%s>" % (self.method, self.path, self.events_sent, " closed by client" if self.client_closed else "")
@@ -391,6 +392,17 @@ class Call:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: "_Server"
+
+    def setup(self) -> None:
+        super().setup()
+        self.calls_here: List[Call] = []
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            for call in self.calls_here:
+                call.connection_closed.set()
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.emulator.verbose:
@@ -418,6 +430,7 @@ class Handler(BaseHTTPRequestHandler):
             body = None
         call = Call(method, parts.path, dict(self.headers.items()), parse_qs(parts.query), body)
         call.client_port = self.client_address[1]
+        self.calls_here.append(call)
         with emulator.lock:
             emulator.calls.append(call)
         try:

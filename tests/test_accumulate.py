@@ -303,3 +303,42 @@ def test_event_data_is_the_payload_and_snapshot_the_accumulation():
     assert deltas[-1].snapshot == {"value": "Hello"}
     message_delta = next(e for e in seen.events if e.name == "thread.message.delta")
     assert message_delta.data["delta"]["content"][0]["text"]["value"] == "Hel"
+
+
+def test_deeply_nested_json_is_a_protocol_error():
+    deep = b"[" * 100000 + b"]" * 100000
+    with pytest.raises(assistant_stream.ProtocolError, match="invalid JSON"):
+        assistant_stream.replay(b"event: thread.message.delta\ndata: " + deep + b"\n\n").until_done()
+    stream, seen = play(b"event: vendor.deep\ndata: " + deep + b"\n\n")
+    assert next(e for e in seen.events if e.name == "vendor.deep").data == deep.decode()
+
+
+def test_a_call_first_seen_at_requires_action_is_announced_once():
+    created = {"id": "step_1", "status": "in_progress", "step_details": {"type": "tool_calls", "tool_calls": []}}
+    call = {"id": "call_a", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    required = dict(
+        RUN, status="requires_action", required_action={"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [call]}}
+    )
+    completed = dict(
+        created,
+        status="completed",
+        step_details={"type": "tool_calls", "tool_calls": [dict(call, function=dict(call["function"], output="1"))]},
+    )
+    stream, seen = play(
+        sse("thread.run.step.created", created), sse("thread.run.requires_action", required), sse("thread.run.step.completed", completed)
+    )
+    assert [e.name for e in seen.events if e.name.startswith("tool_call.")] == ["tool_call.created", "tool_call.done"]
+
+
+def test_a_stream_callback_registered_in_a_callback_sees_the_derived_events_that_follow():
+    handlers = assistant_stream.Handlers()
+    stream = assistant_stream.replay(delta(text(0, "Hi")) + delta(text(0, "!")) + delta(text(0, "?")) + END, handlers)
+    seen = Recorder()
+
+    @handlers.on("message.delta")
+    def register_late(event):  # by the second delta, "text.delta" is already resolved and cached
+        if event.data["delta"]["content"][0]["text"]["value"] == "!":
+            stream.on("text.delta", seen)
+
+    stream.until_done()
+    assert [e.text for e in seen.events] == ["!", "?"]

@@ -351,3 +351,55 @@ def test_a_callable_key_is_asked_for_each_request_and_never_shown(api):
         client.request("POST", "/threads")
     assert [c.request.headers["Authorization"] for c in api.calls] == ["Bearer token-aaaaaaaa-1", "Bearer token-bbbbbbbb-2"]
     assert "token-bbbbbbbb-2" not in str(info.value) and "<api key>" in str(info.value)
+
+
+# -- credentials stay out of every message (review findings) ----------------------------
+
+
+def test_a_key_read_from_a_file_with_its_newline_works_and_never_shows(api):
+    api.add(responses.GET, BASE + "/threads/t", json={"id": "t"})
+    client = assistant_stream.Client(api_key=API_KEY + "\n", base_url=BASE, max_retries=0)
+    client.request("GET", "/threads/t")
+    assert api.calls[0].request.headers["Authorization"] == "Bearer " + API_KEY
+
+
+def test_a_header_requests_refuses_never_shows_its_value(api):
+    client = assistant_stream.Client(api_key="x" * 10, base_url=BASE, max_retries=0, default_headers={"api-key": "secret-azure\nkey-0123"})
+    with pytest.raises(assistant_stream.APIConnectionError) as info:
+        client.request("GET", "/threads/t")
+    assert "secret-azure" not in str(info.value) and "key-0123" not in str(info.value)
+
+
+@pytest.mark.parametrize("status, content_type", [(200, "text/plain"), (401, "application/json"), (200, "application/xml")])
+def test_an_echoed_credential_is_redacted_everywhere(api, status, content_type):
+    azure_key = "azure-key-0123456789"
+    echo = "you sent: Bearer %s and api-key %s" % (API_KEY, azure_key)
+    body = json.dumps({"error": {"message": echo}}) if content_type == "application/json" else echo
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", body=body, status=status, content_type=content_type)
+    api.add(responses.GET, BASE + "/threads/thread_1", body=body, status=status, content_type=content_type)
+    client = assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=0, default_headers={"api-key": azure_key})
+    for call in (lambda: client.stream_run("thread_1", assistant_id="asst_1"), lambda: client.request("GET", "/threads/thread_1")):
+        with pytest.raises(assistant_stream.AssistantStreamError) as info:
+            call()
+        shown = str(info.value) + repr(info.value) + json.dumps(getattr(info.value, "body", None))
+        assert API_KEY not in shown and azure_key not in shown
+        assert "<api key>" in str(info.value)
+
+
+def test_an_echoed_credential_in_the_stream_is_redacted(api, client):
+    api.add(
+        responses.POST,
+        BASE + "/threads/thread_1/runs",
+        body=b"event: thread.run.created\ndata: {oops " + API_KEY.encode() + b"\n\n",
+        content_type="text/event-stream",
+    )
+    stream = client.stream_run("thread_1", assistant_id="asst_1")
+    with pytest.raises(assistant_stream.ProtocolError) as info:
+        stream.until_done()
+    assert API_KEY not in str(info.value) and "<api key>" in str(info.value)
+
+
+@pytest.mark.parametrize("retries", [-1, 1.5, "2"])
+def test_max_retries_must_be_a_whole_number(retries):
+    with pytest.raises(ValueError, match="max_retries"):
+        assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=retries)

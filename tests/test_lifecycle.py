@@ -358,3 +358,144 @@ def test_azure_style_headers_query_and_fresh_tokens(handlers, monkeypatch):
         bare = assistant_stream.Client(api_key="entra-token-x", base_url=azure.base_url, default_headers={"api-key": "azure-key"})
         with pytest.raises(assistant_stream.BadRequestError, match="api-version"):
             bare.request("POST", "/threads")
+
+
+# -- review findings -----------------------------------------------------------------------
+
+
+def test_a_run_left_at_requires_action_on_purpose_is_not_cancelled(client, emulator, handlers):
+    other = {"type": "function", "function": {"name": "book_flight", "parameters": {"type": "object", "properties": {}}}}
+    thread_id = new_thread(client)
+    stream = client.stream_run(thread_id, assistant_id="asst_1", tools=[other], cancel_on_interrupt=True)
+    for event in stream:
+        if event.name == "thread.run.requires_action":
+            break  # to submit the outputs ourselves
+    assert calls_to(emulator, "/cancel") == []
+    calls = stream.current_run["required_action"]["submit_tool_outputs"]["tool_calls"]
+    rest = client.submit_tool_outputs(thread_id, stream.current_run["id"], [{"tool_call_id": c["id"], "output": "booked"} for c in calls])
+    assert rest.until_done()["status"] == "completed"
+
+
+def test_an_exception_at_requires_action_cancels(client, emulator):
+    other = {"type": "function", "function": {"name": "book_flight", "parameters": {"type": "object", "properties": {}}}}
+    handlers = assistant_stream.Handlers()
+    handlers.on("run.requires_action", lambda event: (_ for _ in ()).throw(RuntimeError("giving up")))
+    stream = client.stream_run(new_thread(client), assistant_id="asst_1", tools=[other], handlers=handlers, cancel_on_interrupt=True)
+    with pytest.raises(RuntimeError, match="giving up"):
+        stream.until_done()
+    assert len(calls_to(emulator, "/cancel")) == 1
+
+
+def test_iteration_and_until_done_dispatch_in_the_same_order(client):
+    def dispatched(iterate):
+        order = []
+        table = assistant_stream.Handlers()
+        table.tool(lambda city: order.append("the tool ran") or "fine", name="get_weather")
+        table.on("*", lambda event: order.append(event.name))
+        stream = client.stream_run(new_thread(client, "Lagos"), assistant_id="asst_1", tools=[WEATHER], handlers=table)
+        if iterate:
+            assert [event.name for event in stream] == [name for name in order if name != "the tool ran"]
+        else:
+            stream.until_done()
+        return order
+
+    order = dispatched(iterate=False)
+    assert dispatched(iterate=True) == order
+    assert order.index("done") < order.index("the tool ran")  # the first body's done comes first
+
+
+def test_iteration_delivers_what_came_before_a_failing_tool(client):
+    handlers = assistant_stream.Handlers()
+
+    @handlers.tool
+    def get_weather(city):
+        raise LookupError("no weather")
+
+    names = []
+    stream = client.stream_run(new_thread(client), assistant_id="asst_1", tools=[WEATHER], handlers=handlers)
+    with pytest.raises(LookupError):
+        for event in stream:
+            names.append(event.name)
+    assert names[-3:] == ["thread.run.requires_action", "tool_call.done", "done"]
+
+
+def test_the_first_response_is_closed_before_the_tools_run(client, emulator):
+    closed_when_called = []
+    handlers = assistant_stream.Handlers()
+
+    @handlers.tool
+    def get_weather(city):
+        first = calls_to(emulator, "/runs")[0]
+        closed_when_called.append(first.connection_closed.wait(2))
+        return "fine"
+
+    client.stream_run(new_thread(client), assistant_id="asst_1", tools=[WEATHER], handlers=handlers).until_done()
+    assert closed_when_called == [True]
+
+
+BASE = "https://api.example.test/v1"
+
+
+def required_stream(run_changes=None, **call_changes):
+    import conftest
+
+    call = dict({"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'}}, **call_changes)
+    run = dict({"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "requires_action"}, **(run_changes or {}))
+    run["required_action"] = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [call]}}
+    return conftest.sse("thread.run.requires_action", run) + conftest.sse("done", "[DONE]")
+
+
+@pytest.mark.parametrize(
+    "call_changes, run_changes, outcome",
+    [
+        ({"function": {"name": "get_weather", "arguments": {"city": "Rome"}}}, None, "submitted"),  # an object, as some servers send
+        ({"function": "get_weather"}, None, "malformed required_action"),
+        ({}, {"thread_id": None}, "no valid thread_id"),
+        ({"id": None}, {}, "malformed required_action"),
+    ],
+)
+def test_tool_calls_the_server_got_wrong(handlers, call_changes, run_changes, outcome):
+    import responses
+
+    import conftest
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.add(
+            responses.POST,
+            BASE + "/threads/thread_1/runs",
+            body=required_stream(run_changes, **call_changes),
+            content_type="text/event-stream",
+        )
+        done = conftest.sse("thread.run.completed", {"id": "run_1", "thread_id": "thread_1", "status": "completed"}) + conftest.sse(
+            "done", "[DONE]"
+        )
+        api.add(responses.POST, BASE + "/threads/thread_1/runs/run_1/submit_tool_outputs", body=done, content_type="text/event-stream")
+        client = assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=0)
+        stream = client.stream_run("thread_1", assistant_id="asst_1", handlers=handlers)
+        if outcome.startswith("submitted"):
+            assert stream.until_done()["status"] == "completed"
+            assert handlers.calls == [("get_weather", "Rome")]
+            submitted = json.loads(api.calls[-1].request.body)["tool_outputs"]
+            assert submitted == [{"tool_call_id": call_changes.get("id", "call_1"), "output": "sunny in Rome"}]
+        else:
+            with pytest.raises(assistant_stream.ProtocolError, match=outcome):
+                stream.until_done()
+            assert handlers.calls == []  # found out before any tool ran
+            assert len(api.calls) == 1
+
+
+def test_recovery_refuses_a_list_it_cannot_page_through():
+    import responses
+
+    import conftest
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        cut = conftest.sse("thread.run.in_progress", {"id": "run_1", "thread_id": "thread_1", "status": "in_progress"})
+        api.add(responses.POST, BASE + "/threads/thread_1/runs", body=cut, content_type="text/event-stream")
+        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1", json={"id": "run_1", "thread_id": "thread_1", "status": "completed"})
+        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1/steps", json={"data": [{"status": "completed"}], "has_more": True})
+        client = assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=0)
+        stream = client.stream_run("thread_1", assistant_id="asst_1", recover=True)
+        with pytest.raises(assistant_stream.ProtocolError, match="expected a list of objects"):
+            stream.until_done()
+        assert stream.closed

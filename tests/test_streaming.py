@@ -241,3 +241,12 @@ def test_a_sized_body_read_to_its_end_leaves_its_connection_reusable(client, emu
         assert stream.until_done()["status"] == "completed"
         assert client.request("GET", "/threads/%s" % thread_id)["id"] == thread_id
     assert len({call.client_port for call in emulator.calls}) == 1
+
+
+@pytest.mark.parametrize("end, error", [("drop", assistant_stream.APIConnectionError), ("hold", assistant_stream.APITimeoutError)])
+def test_request_translates_errors_while_reading_the_answer(end, error):
+    # A JSON answer cut short, or stalled past the read timeout.
+    with ScriptedServer([b'{"id": "thread_1", "obj'], headers={"Content-Type": "application/json"}, end=end) as server:
+        client = scripted_client(server, timeout=(5, 0.3))
+        with pytest.raises(error, match="reading the answer failed"):
+            client.request("GET", "/threads/thread_1")
