@@ -649,6 +649,24 @@ def _response_chunks(response: requests.Response) -> Iterator[bytes]:
         raise IncompleteStreamError("the connection was lost: %s" % exc) from exc
 
 
+def _read_and_discard(response: requests.Response) -> bytes:
+    """The start of an answer we will not use (an error, not an event
+    stream), for the message; its connection is closed, not pooled: a
+    server that answered wrongly gets a fresh one."""
+    connection = getattr(response.raw, "connection", None)
+    try:
+        return response.raw.read(_ERROR_BODY_LIMIT, decode_content=True) or b""
+    except Exception as exc:  # only for the message
+        return ("<unreadable: %r>" % exc).encode()
+    finally:
+        _close_response(response)
+        try:
+            if connection is not None:
+                connection.close()
+        except Exception as exc:  # closing must never raise
+            log.debug("closing the connection failed: %r", exc)
+
+
 def _close_response(response: requests.Response) -> None:
     """Close a response at once, even while another greenlet reads from it."""
     try:
@@ -1650,12 +1668,7 @@ class Client:
         response = self._send("POST", path, body, None, stream=True)
         content_type = response.headers.get("Content-Type", "")
         if not content_type.startswith("text/event-stream"):
-            try:
-                head = response.raw.read(_ERROR_BODY_LIMIT, decode_content=True)
-            except Exception as exc:  # only for the message
-                head = ("<unreadable: %r>" % exc).encode()
-            finally:
-                _close_response(response)
+            head = _read_and_discard(response)
             raise self._redacted(
                 ProtocolError(
                     "expected an event stream from POST %s, got HTTP %d %s: %s"
@@ -1741,13 +1754,7 @@ class Client:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _status_error(self, response: requests.Response, method: str, url: str) -> APIStatusError:
-        try:
-            raw = response.raw.read(_ERROR_BODY_LIMIT, decode_content=True) or b""
-        except Exception as exc:  # only for the message
-            raw = ("<unreadable: %r>" % exc).encode()
-        finally:
-            _close_response(response)
-        text = self._redact(raw.decode("utf-8", "replace"))
+        text = self._redact(_read_and_discard(response).decode("utf-8", "replace"))
         body: Any = text
         message = text.strip()[:500]
         try:

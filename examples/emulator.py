@@ -35,6 +35,18 @@ A run's ``metadata`` steers it (values are strings, as the API requires):
     emulator_retry_after   the Retry-After header sent with those ("0")
     emulator_finish_after  a run whose stream ended early still finishes,
                       this many seconds later ("0.2"), unless cancelled
+    emulator_close_after   after this many whole events, drop the connection
+    emulator_error_after   after this many events, send an ``error`` event
+    emulator_inject   "KIND:N": after N events, send one bad thing: bad_utf8,
+                      bad_json, or huge (an event that never ends, of
+                      emulator_huge_bytes, "67108864", until the client goes);
+                      "noise": a comment and an unknown event around each event
+    emulator_status   how the run ends: completed (the default), failed,
+                      cancelled, expired or incomplete
+    emulator_no_done  "1": end the body without the ``done`` event
+    emulator_gzip     "1": gzip the body (Content-Encoding: gzip)
+    emulator_answer   "html" or "json": answer the stream request with a 200
+                      page or JSON object instead of an event stream
     emulator_framing  "close": no chunked encoding, the body ends when the
                       connection closes; "length": the whole body at once,
                       with a Content-Length (as a buffering proxy sends it)
@@ -49,6 +61,7 @@ import socket
 import threading
 import time
 import uuid
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 from urllib.parse import parse_qs, urlsplit
@@ -359,8 +372,16 @@ def _reply(state: State, run: JSON) -> Iterator[Event]:
     yield "thread.message.completed", message
     step.update(status="completed", completed_at=_now())
     yield "thread.run.step.completed", step
-    run.update(status="completed", completed_at=_now())
-    yield "thread.run.completed", dict(run)
+    status = _meta(run, "status", "completed")
+    ends = {
+        "completed": {"completed_at": _now()},
+        "failed": {"failed_at": _now(), "last_error": {"code": "server_error", "message": "The run failed (emulated)."}},
+        "cancelled": {"cancelled_at": _now()},
+        "expired": {"expires_at": _now()},
+        "incomplete": {"incomplete_details": {"reason": "max_completion_tokens"}},
+    }
+    run.update(status=status, **ends[status])
+    yield "thread.run." + status, dict(run)
 
 
 # ---------------------------------------------------------------------------
@@ -380,6 +401,7 @@ class Call:
         self.client_port = 0  # tells which requests shared a connection
         self.status = 0
         self.events_sent = 0
+        self.bytes_sent = 0  # of an oversized event
         self.client_closed = False  # the client closed the connection mid-stream
         self.ended = threading.Event()  # the server is done with this request
         self.ended_at = 0.0
@@ -396,6 +418,7 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.calls_here: List[Call] = []
+        self._gzip: Any = None
 
     def finish(self) -> None:
         try:
@@ -562,6 +585,11 @@ class Handler(BaseHTTPRequestHandler):
         self._json(call, 200, run)
 
     def _answer_run(self, call: Call, run: JSON, body: JSON, events: Iterator[Event]) -> None:
+        answer = _meta(run, "answer")
+        if body.get("stream") and answer == "html":
+            return self._page(call, b"<!doctype html><html><body><h1>Welcome to the proxy</h1></body></html>")
+        if body.get("stream") and answer == "json":
+            return self._json(call, 200, run)
         if body.get("stream"):
             return self._stream(call, run, events)
         for _ in events:  # run it to where it stops
@@ -582,6 +610,14 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _page(self, call: Call, page: bytes) -> None:
+        call.status = 200
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
     def _error(self, call: Call, status: int, kind: str, message: str, headers: Optional[Dict[str, str]] = None) -> None:
         self._json(call, status, {"error": {"message": message, "type": kind, "param": None, "code": None}}, headers)
 
@@ -589,16 +625,24 @@ class Handler(BaseHTTPRequestHandler):
         delay = float(_meta(run, "delay", self.server.emulator.delay))
         hold = int(_meta(run, "hold", "-1"))
         drop = int(_meta(run, "drop", "-1"))
+        close_after = int(_meta(run, "close_after", "-1"))
+        error_after = int(_meta(run, "error_after", "-1"))
         stall_at, _, stall = _meta(run, "stall", "-1:0").partition(":")
+        inject, _, inject_at = _meta(run, "inject", ":-1").partition(":")
+        inject_at = inject_at or "-1"
         framing = _meta(run, "framing", "chunked")
         chunked = framing == "chunked"
+        self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31) if _meta(run, "gzip") == "1" else None
         call.status = 200
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("x-request-id", "req_" + uuid.uuid4().hex[:16])
+        if self._gzip is not None:
+            self.send_header("Content-Encoding", "gzip")
+        pending = events if _meta(run, "no_done") == "1" else _prepend_done(events)
         if framing == "length":
-            body = b"".join(_encode(name, data) for name, data in _prepend_done(events))
+            body = b"".join(_encode(name, data) for name, data in pending)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -611,33 +655,61 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         self.wfile.flush()
-        pending = _prepend_done(events)
         try:
             for name, data in pending:
-                if call.events_sent == hold:
+                sent = call.events_sent
+                if sent == hold:
                     self._hold(call)
                     break
-                if call.events_sent == drop:
+                if sent == drop:
                     data = _encode(name, data)
                     self._write(data[: len(data) // 2], chunked)
                     self.close_connection = True
                     break
-                if call.events_sent == int(stall_at):
+                if sent == close_after:
+                    self.close_connection = True
+                    break
+                if sent == int(stall_at):
                     time.sleep(float(stall))
-                if call.events_sent and delay and self._client_gone(delay):
+                if sent and delay and self._client_gone(delay):
                     call.client_closed = True
                     break
+                if sent == error_after:
+                    self._write(
+                        _encode(
+                            "error",
+                            {"code": "server_error", "message": "Sorry, something went wrong.", "param": None, "type": "server_error"},
+                        ),
+                        chunked,
+                    )
+                if sent == int(inject_at) and inject == "bad_utf8":
+                    self._write(b'event: thread.message.delta\ndata: {"id": "msg_x", "bad": "\xff\xfe"}\n\n', chunked)
+                if sent == int(inject_at) and inject == "bad_json":
+                    self._write(b'event: thread.message.delta\ndata: {"id": "msg_x", "delta": \n\n', chunked)
+                if sent == int(inject_at) and inject == "huge":
+                    self._huge(call, int(_meta(run, "huge_bytes", str(64 * 1024 * 1024))), chunked)
+                    break
+                if inject == "noise":
+                    self._write(b": keep-alive\n\n", chunked)
                 self._write(_encode(name, data), chunked)
                 call.events_sent += 1
+                if inject == "noise":
+                    self._write(_encode("vendor.ping", {"n": sent}), chunked)
             else:
-                if chunked:
-                    self.wfile.write(b"0\r\n\r\n")
-                    self.wfile.flush()
+                self._write(b"", chunked, last=True)
                 return
         except (BrokenPipeError, ConnectionResetError):
             call.client_closed = True
         self.close_connection = True
         self._finish_later(run, pending)
+
+    def _huge(self, call: Call, size: int, chunked: bool) -> None:
+        """An event that is never finished: ``size`` bytes of one data line."""
+        self._write(b'event: thread.message.delta\ndata: {"id": "msg_x", "pad": "', chunked)
+        piece = b"a" * 65536
+        for _ in range(size // len(piece)):
+            self._write(piece, chunked)
+            call.bytes_sent += len(piece)
 
     def _finish_later(self, run: JSON, pending: Iterator[Event]) -> None:
         """The stream ended early; the run goes on without it, as on the API."""
@@ -653,9 +725,13 @@ class Handler(BaseHTTPRequestHandler):
 
         threading.Thread(target=finish, daemon=True).start()
 
-    def _write(self, data: bytes, chunked: bool) -> None:
+    def _write(self, data: bytes, chunked: bool, last: bool = False) -> None:
+        """Send one piece of the body (one HTTP chunk), gzipped if asked;
+        ``last`` ends the body."""
+        if self._gzip is not None:
+            data = self._gzip.compress(data) + (self._gzip.flush() if last else self._gzip.flush(zlib.Z_SYNC_FLUSH))
         if chunked:
-            data = b"%x\r\n%s\r\n" % (len(data), data)
+            data = (b"%x\r\n%s\r\n" % (len(data), data) if data else b"") + (b"0\r\n\r\n" if last else b"")
         self.wfile.write(data)
         self.wfile.flush()
 
