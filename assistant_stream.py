@@ -576,6 +576,34 @@ class _Wire:
         return block
 
 
+class _Redacting:
+    """A recording file that never receives a credential: a server that
+    echoes the key gets "<api key>" written instead.  It holds back the
+    last few bytes of each write, in case a credential is split across two."""
+
+    def __init__(self, file: IO[bytes], secrets: Callable[[], List[str]]):
+        self.file = file
+        self.secrets = secrets
+        self.held = b""
+
+    def write(self, chunk: bytes) -> None:
+        forms = [secret.encode("utf-8", "replace") for secret in self.secrets()]
+        data = self.held + chunk
+        for form in forms:
+            data = data.replace(form, b"<api key>")
+        split = max(0, len(data) - max((len(form) - 1 for form in forms), default=0))
+        self.held = data[split:]
+        self.file.write(data[:split])
+
+    def flush(self) -> None:
+        self.file.write(self.held)
+        self.held = b""
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def _recorded(chunks: Iterator[bytes], record: IO[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         record.write(chunk)
@@ -841,6 +869,8 @@ class Stream:
             self._owns_record = True
         elif record is not None:
             self._record = record
+        if self._record is not None and client is not None:
+            self._record = _Redacting(self._record, client._secrets)  # type: ignore[assignment]
         self._max_event_bytes = max_event_bytes
         self._wire = _Wire(body, max_event_bytes, self._record)
         self._events = iter(self._wire)
@@ -942,10 +972,9 @@ class Stream:
         self._close_body()
         if self._record is not None:
             try:
+                self._record.flush()
                 if self._owns_record:
                     self._record.close()
-                else:
-                    self._record.flush()
             except Exception as exc:  # closing must never raise
                 log.debug("closing the recording failed: %r", exc)
 
@@ -1778,16 +1807,22 @@ class Client:
             text += " (request id %s)" % request_id
         return cls(text, status_code=status, body=body, request_id=request_id)
 
-    def _redact(self, text: str) -> str:
-        """The text with every credential this client sends replaced."""
+    def _secrets(self) -> List[str]:
+        """Every credential this client sends, in the forms it may show up in:
+        as is, without "Bearer ", and as quoted in messages."""
         secrets = [self._api_key, self._last_key]
         secrets += [value for name, value in self.default_headers.items() if _SECRET_HEADER.search(name)]
+        forms = []
         for secret in secrets:
             if isinstance(secret, str):
-                for value in (secret, secret.split(" ", 1)[-1]):  # "Bearer <token>", and the token
-                    for form in (value, repr(value)[1:-1]):  # as is, and as quoted in messages
-                        if len(form) >= 8:
-                            text = text.replace(form, "<api key>")
+                for value in (secret, secret.split(" ", 1)[-1]):
+                    forms += [form for form in (value, repr(value)[1:-1]) if len(form) >= 8]
+        return forms
+
+    def _redact(self, text: str) -> str:
+        """The text with every credential this client sends replaced."""
+        for secret in self._secrets():
+            text = text.replace(secret, "<api key>")
         return text
 
     def _redacted(self, error: AssistantStreamError) -> AssistantStreamError:

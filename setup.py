@@ -22,6 +22,7 @@ setup(
         "test": [
             "pytest>=7",
             "responses>=0.23",
+            "hypothesis>=6",
             "gevent>=25.4.1; python_version >= '3.9'",
         ],
         "bench": [

@@ -3,7 +3,7 @@
 import pytest
 
 import assistant_stream
-from conftest import RECORDINGS, Recorder, sse
+from conftest import RECORDINGS, Recorder
 
 PLAIN = next(p for p in RECORDINGS if p.name == "dotnet_v2_plain_text_run.sse").read_bytes()
 CODE = next(p for p in RECORDINGS if p.name == "openllmetry_v2_code_interpreter_run.sse").read_bytes()
@@ -194,20 +194,6 @@ def test_a_callback_that_raises_propagates_closes_and_keeps_the_state():
     assert stream.text == "".join(count)
     assert stream.current_message["content"][0]["text"]["value"] == stream.text
     assert stream.until_done()["status"] == "in_progress"  # a closed stream returns what it has
-
-
-def test_an_error_event_reaches_its_callbacks_then_raises():
-    error = {"code": "server_error", "message": "Sorry, something went wrong.", "param": None, "type": "server_error"}
-    body = sse("thread.run.in_progress", {"id": "run_1", "status": "in_progress"}) + sse("error", error) + sse("done", "[DONE]")
-    handlers = assistant_stream.Handlers()
-    errors = handlers.on("error", Recorder())
-    stream = assistant_stream.replay(body, handlers)
-    with pytest.raises(assistant_stream.StreamError, match="server_error.*Sorry, something went wrong") as info:
-        stream.until_done()
-    assert errors.events[0].data == error
-    assert info.value.error == error
-    assert info.value.stream is stream
-    assert stream.status == "in_progress" and stream.closed
 
 
 def test_breaking_out_of_iteration_closes_the_stream():

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import assistant_stream
-from conftest import CHUNKINGS, DOC_EXAMPLES, RECORDINGS, Recorder, reference_events, trace
+from conftest import CHUNKINGS, DOC_EXAMPLES, RECORDINGS, reference_events, trace
 
 IDS = [path.stem for path in RECORDINGS]
 
@@ -95,39 +95,6 @@ def test_status_comes_from_the_payload(path):
     runs = [json.loads(data) for name, data in reference_events(body) if name.startswith("thread.run.") and ".step." not in name]
     stream = assistant_stream.replay(body)
     assert stream.until_done()["status"] == runs[-1]["status"]
-
-
-def test_an_event_named_completed_with_an_incomplete_run_is_incomplete():
-    path = next(p for p in RECORDINGS if p.name == "rubyopenai_v2_message_incomplete_max_tokens.sse")
-    stream = assistant_stream.replay(path.read_bytes())
-    assert stream.until_done()["status"] == "incomplete"
-    assert stream.final_messages()[-1]["status"] == "incomplete"
-
-
-def test_a_continuation_accepts_a_step_created_in_the_previous_stream():
-    path = next(p for p in RECORDINGS if p.name == "dotnet_v2_submit_tool_outputs_stream.sse")
-    handlers = assistant_stream.Handlers()
-    calls = Recorder()
-    handlers.on("tool_call.*", calls)
-    stream = assistant_stream.replay(path.read_bytes(), handlers)
-    assert stream.until_done()["status"] == "completed"
-    assert calls.names == ["tool_call.created", "tool_call.done"]
-    assert calls.events[1].snapshot["function"]["output"] == "warm and sunny"
-
-
-def test_a_run_and_its_continuation_in_one_stream_announce_each_call_once():
-    first = next(p for p in RECORDINGS if "requires_action" in p.name).read_bytes()
-    second = next(p for p in RECORDINGS if "submit_tool_outputs" in p.name).read_bytes()
-    assert first.endswith(b"event: done\ndata: [DONE]\n\n")
-    handlers = assistant_stream.Handlers()
-    calls = Recorder()
-    handlers.on("tool_call.*", calls)
-    stream = assistant_stream.replay([first[: -len(b"event: done\ndata: [DONE]\n\n")], second], handlers)
-    assert stream.until_done()["status"] == "completed"
-    assert calls.names.count("tool_call.created") == 1
-    assert calls.names.count("tool_call.done") == 1
-    done = next(e for e in calls.events if e.name == "tool_call.done")
-    assert done.data["function"]["arguments"] == "{}"
 
 
 @pytest.mark.parametrize("path", DOC_EXAMPLES, ids=[p.stem for p in DOC_EXAMPLES])
