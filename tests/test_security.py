@@ -111,7 +111,7 @@ def test_a_hostile_server_sending_a_1_gb_event_costs_bounded_memory():
             tracemalloc.stop()
         call = [c for c in hostile.calls if c.path.endswith("/runs")][-1]
         assert call.ended.wait(10) and call.client_closed
-    assert peak < 40 << 20  # the 16 MiB limit, its pieces and their join; never the gigabyte
+    assert peak < 24 << 20  # the 16 MiB limit in pieces (measured: 16.2 MiB); never the gigabyte
     assert call.bytes_sent < 64 << 20  # the rest was never read
     assert stream.text == "Hello from"
 
