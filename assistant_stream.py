@@ -55,6 +55,7 @@ import os
 import random
 import re
 import socket
+import sys
 import time
 from typing import (
     IO,
@@ -1889,3 +1890,99 @@ def _file_chunks(path: str) -> Iterator[bytes]:
             if not chunk:
                 return
             yield chunk
+
+
+# ---------------------------------------------------------------------------
+# Command line: python -m assistant_stream, or assistant-stream
+# ---------------------------------------------------------------------------
+
+# Exit codes, most specific first (subclasses before their bases).
+EXIT_CODES: List[Tuple[type, int]] = [
+    (APITimeoutError, 4),
+    (APIConnectionError, 3),
+    (APIStatusError, 5),
+    (StreamError, 6),
+    (IncompleteStreamError, 7),
+    (ProtocolError, 8),
+]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``assistant-stream run`` streams a run's text to the terminal;
+    ``assistant-stream replay FILE`` plays a recording back.  Returns the
+    exit code: 0 the run completed, 1 it ended otherwise, 2 misuse, 3-8 an
+    error (see ``EXIT_CODES``), 130 interrupted (Ctrl-C)."""
+    import argparse  # only when run as a command
+
+    parser = argparse.ArgumentParser(prog="assistant-stream", description="Stream Assistants API runs; the key comes from $OPENAI_API_KEY.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="stream a run's text as it arrives")
+    run.add_argument("--assistant", required=True, metavar="ID")
+    run.add_argument("--thread", metavar="ID", help="a thread to run on (default: a new one)")
+    run.add_argument("--message", metavar="TEXT", help="a user message to add first")
+    run.add_argument("--record", metavar="FILE", help="write the event stream's bytes to FILE")
+    run.add_argument("--base-url", metavar="URL", help="default: $OPENAI_BASE_URL, or the OpenAI API")
+    run.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help="the longest silence allowed (default: 600)")
+    run.add_argument("--cancel-on-interrupt", action="store_true", help="cancel the run on Ctrl-C")
+    run.add_argument("--recover", action="store_true", help="poll the run if the connection drops")
+    play = commands.add_parser("replay", help="play a recorded event stream back")
+    play.add_argument("file")
+    play.add_argument("--speed", type=float, metavar="EVENTS_PER_SECOND", help="pace the events (default: at once)")
+    for command in (run, play):
+        command.add_argument("--events", action="store_true", help="one line per event (name, id, size) instead of the text")
+    args = parser.parse_args(argv)
+
+    pace = 1 / args.speed if args.command == "replay" and args.speed else 0
+    midline = False  # text printed without its newline yet
+    try:
+        stream = _command_stream(args)
+        for event in stream:
+            if args.events:
+                print(_event_line(event), flush=True)
+            elif event.name == "text.delta" and event.text:
+                print(event.text, end="", flush=True)
+                midline = True
+            time.sleep(pace)
+    except KeyboardInterrupt:
+        print("\nassistant-stream: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as error:
+        print("assistant-stream: %s" % error, file=sys.stderr)
+        return 2
+    except AssistantStreamError as error:
+        if midline:
+            print(flush=True)
+        print("assistant-stream: %s: %s" % (type(error).__name__, error), file=sys.stderr)
+        return next(code for cls, code in EXIT_CODES if isinstance(error, cls))
+    if midline:
+        print(flush=True)
+    run_ = stream.current_run
+    status = run_.get("status") if run_ is not None else None
+    print("run %s: %s" % (run_.get("id") if run_ is not None else "-", status), file=sys.stderr)
+    return 0 if status == "completed" else 1
+
+
+def _command_stream(args: Any) -> Stream:
+    if args.command == "replay":
+        return replay(args.file)
+    client = Client(base_url=args.base_url, timeout=(min(10.0, args.timeout), args.timeout))
+    options: Dict[str, Any] = {"record": args.record, "cancel_on_interrupt": args.cancel_on_interrupt, "recover": args.recover}
+    message = [{"role": "user", "content": args.message}] if args.message else []
+    if args.thread:
+        return client.stream_run(args.thread, assistant_id=args.assistant, additional_messages=message or None, **options)
+    return client.stream_thread_and_run(assistant_id=args.assistant, thread={"messages": message}, **options)
+
+
+def _event_line(event: Event) -> str:
+    """name, the object's id, the payload's size: for debugging a stream."""
+    data = event.data
+    ident = data.get("id") if type(data) is dict else None
+    if ident is None and type(event.snapshot) is dict:  # a delta names its object by index only
+        ident = event.snapshot.get("id")
+    size = len(json.dumps(data)) if not isinstance(data, str) else len(data)
+    line = "%-28s %-30s %6d B" % (event.name, ident or "-", size)
+    return line + (" %r" % event.text if event.text is not None else "")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,6 +16,7 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     py_modules=["assistant_stream"],
+    entry_points={"console_scripts": ["assistant-stream = assistant_stream:main"]},
     python_requires=">=3.8",
     install_requires=["requests>=2.20", "sseclient-py>=1.7.2"],
     extras_require={

@@ -1,0 +1,173 @@
+"""The command line: assistant-stream run / replay."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import assistant_stream
+from assistant_stream import main
+from conftest import API_KEY, FIXTURES, ROOT, new_thread, sse
+
+PLAIN = str(FIXTURES / "dotnet_v2_plain_text_run.sse")
+PLAIN_TEXT = "Hello! I'm just a program, so I don't have feelings, but I'm here and ready to help you with whatever you need. How can I assist you today?"
+
+
+@pytest.fixture
+def cli_env(monkeypatch, emulator):
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", emulator.base_url)
+    return emulator
+
+
+def test_replay_prints_the_text(capsys):
+    assert main(["replay", PLAIN]) == 0
+    out, err = capsys.readouterr()
+    assert out == PLAIN_TEXT + "\n"
+    assert err == "run run_Uy45lNz2P7BpJcqWzQkXl1Bu: completed\n"
+
+
+def test_replay_events_prints_one_line_per_event(capsys):
+    assert main(["replay", "--events", PLAIN]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(list(assistant_stream.replay(PLAIN)))
+    first = next(iter(assistant_stream.replay(PLAIN)))
+    assert lines[0].split() == ["thread.run.created", "run_Uy45lNz2P7BpJcqWzQkXl1Bu", str(len(json.dumps(first.data))), "B"]
+    first_delta = next(line for line in lines if line.startswith("text.delta"))
+    assert first_delta.endswith("'Hello'")
+    assert lines[-1].startswith("end ")
+
+
+def test_replay_paces_the_events(capsys, monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(assistant_stream.time, "sleep", sleeps.append)
+    assert main(["replay", "--speed", "20", PLAIN]) == 0
+    assert len(sleeps) == len(list(assistant_stream.replay(PLAIN))) and set(sleeps) == {0.05}
+
+
+def test_run_streams_from_the_server(cli_env, capsys):
+    assert main(["run", "--assistant", "asst_1", "--message", "from the command line"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "Hello from the emulator! You said: from the command line\n"
+    assert err.startswith("run run_") and err.endswith(": completed\n")
+
+
+def test_run_on_a_thread_with_a_recording(cli_env, capsys, tmp_path, client):
+    thread_id = new_thread(client, "first")
+    record = str(tmp_path / "run.sse")
+    assert main(["run", "--assistant", "asst_1", "--thread", thread_id, "--message", "second", "--record", record]) == 0
+    assert capsys.readouterr().out == "Hello from the emulator! You said: second\n"
+    assert main(["replay", record]) == 0
+    assert capsys.readouterr().out == "Hello from the emulator! You said: second\n"
+
+
+@pytest.fixture
+def run_metadata(monkeypatch):
+    """Run metadata for the emulator, which the command line has no option for."""
+
+    def use(metadata):
+        original = assistant_stream.Client.stream_run
+        monkeypatch.setattr(assistant_stream.Client, "stream_run", lambda self, *a, **k: original(self, *a, metadata=metadata, **k))
+
+    return use
+
+
+@pytest.mark.parametrize(
+    "arguments, metadata, code, shown",
+    [
+        (["--thread", "thread_missing"], None, 5, "NotFoundError: 404"),
+        (["--thread", "a/b"], None, 2, "invalid thread id"),
+        (["--timeout", "0.3"], {"emulator_stall": "9:1.5"}, 4, "APITimeoutError"),
+        ([], {"emulator_status": "expired"}, 1, ": expired"),
+    ],
+)
+def test_run_outcomes_have_their_exit_codes(cli_env, capsys, client, run_metadata, arguments, metadata, code, shown):
+    if metadata:
+        run_metadata(metadata)
+        arguments = ["--thread", new_thread(client), *arguments]
+    assert main(["run", "--assistant", "asst_1", *arguments]) == code
+    assert shown in capsys.readouterr().err
+
+
+def test_a_server_that_is_not_there(monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    assert main(["run", "--assistant", "asst_1", "--base-url", "http://127.0.0.1:9/v1"]) == 3
+    assert "APIConnectionError" in capsys.readouterr().err
+
+
+def test_no_key_is_misuse(monkeypatch, capsys):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["run", "--assistant", "asst_1"]) == 2
+    assert "OPENAI_API_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "body, code, shown",
+    [
+        (sse("thread.run.in_progress", {"id": "r", "status": "in_progress"}), 7, "IncompleteStreamError"),
+        (sse("error", {"code": "server_error", "message": "boom"}), 6, "StreamError: the server sent an error event (server_error): boom"),
+        (b"event: thread.run.created\ndata: {nope\n\n", 8, "ProtocolError"),
+        (sse("thread.run.failed", {"id": "r", "status": "failed"}) + sse("done", "[DONE]"), 1, "run r: failed"),
+    ],
+)
+def test_replay_exit_codes(tmp_path, capsys, body, code, shown):
+    path = tmp_path / "bad.sse"
+    path.write_bytes(body)
+    assert main(["replay", str(path)]) == code
+    assert shown in capsys.readouterr().err
+
+
+def test_a_missing_file_is_misuse(capsys):
+    assert main(["replay", "/nonexistent/run.sse"]) == 2
+    assert "No such file" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run"])
+    assert info.value.code == 2
+    assert "--assistant" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cancel", [False, True], ids=["plain", "cancel-on-interrupt"])
+def test_ctrl_c_closes_the_stream(emulator, client, cancel):
+    thread_id = new_thread(client)
+    env = dict(os.environ, OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=emulator.base_url, PYTHONPATH=str(ROOT))
+    script = (  # the command line, with the emulator told to hold the run after its first word
+        "import assistant_stream, sys\n"
+        "original = assistant_stream.Client.stream_run\n"
+        "assistant_stream.Client.stream_run = lambda self, *a, **k: original(self, *a, metadata={'emulator_hold': '8'}, **k)\n"
+        "sys.exit(assistant_stream.main(sys.argv[1:]))\n"
+    )
+    command = [sys.executable, "-c", script, "run", "--assistant", "asst_1", "--thread", thread_id] + (
+        ["--cancel-on-interrupt"] if cancel else []
+    )
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.read(5) == "Hello"  # streaming, then held by the server
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 130 and "interrupted" in err
+    call = [c for c in emulator.calls if c.path.endswith("/runs")][-1]
+    assert call.ended.wait(5) and call.client_closed
+    assert len([c for c in emulator.calls if c.path.endswith("/cancel")]) == (1 if cancel else 0)
+
+
+def test_python_dash_m_and_the_console_script(emulator, client):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "assistant_stream", "replay", PLAIN], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout == PLAIN_TEXT + "\n"
+    from importlib.metadata import entry_points
+
+    scripts = entry_points()
+    found = scripts.select(group="console_scripts") if hasattr(scripts, "select") else scripts.get("console_scripts", [])
+    assert [script.value for script in found if script.name == "assistant-stream"] == ["assistant_stream:main"]
+
+
+def test_the_replay_speed_paces_in_real_time(tmp_path):
+    start = time.monotonic()
+    assert main(["replay", "--speed", "200", PLAIN]) == 0
+    assert time.monotonic() - start >= len(list(assistant_stream.replay(PLAIN))) / 200 * 0.9
