@@ -22,9 +22,17 @@ setup(
     extras_require={
         "test": [
             "pytest>=7",
+            "pytest-cov>=4",
             "responses>=0.23",
             "hypothesis>=6",
             "gevent>=25.4.1; python_version >= '3.9'",
+            "playwright>=1.40; python_version >= '3.9'",  # drives Debian's chromium; downloads no browser
+        ],
+        "dev": [  # the gates CI runs besides the tests
+            "mypy==2.4.1",
+            "ruff==0.17.6",
+            "vermin==1.9.2",
+            "types-requests",
         ],
         "bench": [
             "openai",
