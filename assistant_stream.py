@@ -1817,7 +1817,9 @@ class Client:
         for secret in secrets:
             if isinstance(secret, str):
                 for value in (secret, secret.split(" ", 1)[-1]):
-                    forms += [form for form in (value, repr(value)[1:-1]) if len(form) >= 8]
+                    # 16 characters or more, as real keys and tokens are: a short test
+                    # key like "emulator" is also a word, and redacting it would mangle text
+                    forms += [form for form in (value, repr(value)[1:-1]) if len(form) >= 16]
         return forms
 
     def _redact(self, text: str) -> str:

@@ -856,6 +856,28 @@ class Emulator:
         self._server.serve_forever()
 
 
+def use_emulator_unless_configured() -> str:
+    """For the examples: unless $OPENAI_API_KEY is set, start this emulator
+    in-process and point $OPENAI_BASE_URL and $OPENAI_API_KEY at it, so that
+    ``assistant_stream.Client()`` finds it.  Returns an assistant id: the
+    emulator's, or $ASSISTANT_ID, or a new assistant on $ASSISTANT_MODEL."""
+    import os
+
+    if not os.environ.get("OPENAI_API_KEY"):
+        emulator = Emulator(delay=0.02).start()
+        os.environ.update(OPENAI_BASE_URL=emulator.base_url, OPENAI_API_KEY="emulator")
+        print("No OPENAI_API_KEY set: using the local emulator at %s" % emulator.base_url)
+        return "asst_emulated"
+    if os.environ.get("ASSISTANT_ID"):
+        return os.environ["ASSISTANT_ID"]
+    import assistant_stream
+
+    body = {"model": os.environ.get("ASSISTANT_MODEL", "gpt-4o-mini"), "name": "assistant_stream examples"}
+    assistant_id: str = assistant_stream.Client().request("POST", "/assistants", json=body)["id"]
+    print("Created assistant %s: set ASSISTANT_ID=%s to reuse it" % (assistant_id, assistant_id))
+    return assistant_id
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description="A local Assistants API v2 server that streams.")
     parser.add_argument("--host", default="127.0.0.1")

@@ -14,6 +14,7 @@ import sys
 import time
 
 import pytest
+
 from conftest import API_KEY, ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -55,10 +56,22 @@ def chat_page():
     require()
     from playwright.sync_api import sync_playwright
 
-    emulator, upstream = start([sys.executable, str(ROOT / "examples" / "emulator.py"), "--port", "0", "--delay", "0.05", "--api-key", API_KEY])
+    emulator, upstream = start(
+        [sys.executable, str(ROOT / "examples" / "emulator.py"), "--port", "0", "--delay", "0.05", "--api-key", API_KEY]
+    )
     env = dict(os.environ, OPENAI_API_KEY=API_KEY, PYTHONPATH=str(ROOT))
-    relay, address = start([sys.executable, str(ROOT / "examples" / "deep_chat" / "app.py"), "--port", "0", "--base-url", "http://%s" % upstream], env)
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+    relay, address = start(
+        [sys.executable, str(ROOT / "examples" / "deep_chat" / "app.py"), "--port", "0", "--base-url", "http://%s" % upstream], env
+    )
+    flags = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)

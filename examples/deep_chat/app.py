@@ -25,6 +25,7 @@ import os  # noqa: E402
 import sys  # noqa: E402
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional  # noqa: E402
 
+import requests  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
 import assistant_stream  # noqa: E402
@@ -86,7 +87,7 @@ class Relay:
             ]
         except (ValueError, TypeError, KeyError):
             start_response("400 Bad Request", [("Content-Type", "application/json")])
-            return [json.dumps({"error": "expected {\"messages\": [{\"role\", \"text\"}]}"}).encode()]
+            return [json.dumps({"error": 'expected {"messages": [{"role", "text"}]}'}).encode()]
         start_response("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
         return self.relay(messages)
 
@@ -117,15 +118,19 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--base-url", metavar="URL", help="default: $OPENAI_BASE_URL, or the OpenAI API")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # requests keeps 10 connections per host; a relay streams many runs at once.
+    session = requests.Session()
+    session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=500))
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=500))
     if os.environ.get("OPENAI_API_KEY") or args.base_url:
-        client = assistant_stream.Client(base_url=args.base_url)
+        client = assistant_stream.Client(base_url=args.base_url, session=session)
     else:
         sys.path.insert(0, os.path.dirname(HERE))
         from emulator import Emulator
 
         emulator = Emulator(delay=0.05).start()
         print("No OPENAI_API_KEY set: relaying from the local emulator at %s" % emulator.base_url, flush=True)
-        client = assistant_stream.Client(api_key="emulator", base_url=emulator.base_url)
+        client = assistant_stream.Client(api_key="emulator", base_url=emulator.base_url, session=session)
     server = WSGIServer((args.host, args.port), Relay(client, args.assistant or "asst_emulated"), log=None)
     server.start()
     print("Deep Chat relay on http://%s:%d/" % (args.host, server.server_port), flush=True)
