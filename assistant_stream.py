@@ -854,7 +854,7 @@ class Stream:
         # name -> callbacks: the shared table's own cache (cleared in place when
         # it changes) until the stream gets callbacks of its own
         self._table = self._handlers._resolved
-        self._response = response
+        self._http = response
         self._client = client
         self._cancel_on_interrupt = cancel_on_interrupt
         self._recover_seconds = RECOVER_SECONDS if recover is True else float(recover or 0)
@@ -981,9 +981,9 @@ class Stream:
 
     def _close_body(self) -> None:
         """Close the current response (the stream may go on with another)."""
-        if self._response is not None:
-            _close_response(self._response)
-            self._response = None  # it holds the connection pool
+        if self._http is not None:
+            _close_response(self._http)
+            self._http = None  # it holds the connection pool
         try:
             getattr(self._wire.chunks, "close", lambda: None)()  # the reader, or a replayed file
         except Exception as exc:  # closing must never raise
@@ -1027,7 +1027,7 @@ class Stream:
             if name == "done":
                 self._done = True
                 self._emit([("done", data, None, None)])
-                self._body_over = self._response is not None  # a replay ends with its source instead
+                self._body_over = self._http is not None  # a replay ends with its source instead
             elif name == "error":
                 self._emit([("error", data, None, data)])
                 raise _stream_error(data)
@@ -1162,7 +1162,7 @@ class Stream:
 
     def _attach(self, response: requests.Response) -> None:
         """Go on reading from a new response (a continuation of the run)."""
-        self._response = response
+        self._http = response
         self._wire = _Wire(_response_chunks(response), self._max_event_bytes, self._record)
         self._events = iter(self._wire)
         self._done = False
