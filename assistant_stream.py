@@ -146,7 +146,39 @@ MESSAGE_EVENTS = (
     "thread.message.completed",
     "thread.message.incomplete",
 )
-API_EVENTS = frozenset(("thread.created", "error", "done") + RUN_EVENTS + STEP_EVENTS + MESSAGE_EVENTS)
+# The Responses API's stream, as of its reference (2026-11): named SSE events, no "done".
+RESPONSE_EVENTS = tuple(
+    "response." + name
+    for name in (
+        "created in_progress queued completed failed incomplete"
+        " output_item.added output_item.done content_part.added content_part.done"
+        " output_text.delta output_text.done output_text.annotation.added refusal.delta refusal.done"
+        " function_call_arguments.delta function_call_arguments.done"
+        " custom_tool_call_input.delta custom_tool_call_input.done"
+        " mcp_call_arguments.delta mcp_call_arguments.done"
+        " code_interpreter_call_code.delta code_interpreter_call_code.done"
+        " code_interpreter_call.in_progress code_interpreter_call.interpreting code_interpreter_call.completed"
+        " file_search_call.in_progress file_search_call.searching file_search_call.completed"
+        " web_search_call.in_progress web_search_call.searching web_search_call.completed"
+        " image_generation_call.in_progress image_generation_call.generating"
+        " image_generation_call.partial_image image_generation_call.completed"
+        " mcp_call.in_progress mcp_call.completed mcp_call.failed"
+        " mcp_list_tools.in_progress mcp_list_tools.completed mcp_list_tools.failed"
+        " reasoning_summary_part.added reasoning_summary_part.done"
+        " reasoning_summary_text.delta reasoning_summary_text.done reasoning_text.delta reasoning_text.done"
+        " audio.delta audio.done audio.transcript.delta audio.transcript.done"
+        " shell_call_command.added shell_call_command.delta shell_call_command.done"
+        " shell_call_output_content.delta shell_call_output_content.done compaction.compacting"
+    ).split()
+)
+# Output items that are tool calls, and the key their streamed text goes under.
+_CALL_TEXT = {
+    "function_call_arguments": "arguments",
+    "custom_tool_call_input": "input",
+    "mcp_call_arguments": "arguments",
+    "code_interpreter_call_code": "code",
+}
+API_EVENTS = frozenset(("thread.created", "error", "done") + RUN_EVENTS + STEP_EVENTS + MESSAGE_EVENTS + RESPONSE_EVENTS)
 DERIVED_EVENTS = frozenset(
     (
         "text.created",
@@ -369,15 +401,7 @@ def merge(acc: JSON, delta: JSON) -> JSON:
         kind = type(value)
         if kind is str:
             if key in _APPENDED:
-                old = acc.get(key)
-                if type(old) is _Fragments:
-                    old.append(value)
-                    if len(old) >= _FOLD:
-                        old.fold()
-                elif type(old) is str and old:
-                    acc[key] = _Fragments((old, value))
-                else:
-                    acc[key] = _Fragments((value,))
+                _append(acc, key, value)
             else:
                 acc[key] = value
         elif kind is dict:
@@ -444,13 +468,55 @@ def snapshot(obj: Any) -> Any:
 
 
 def _text_of(part: JSON) -> str:
-    """The text of a message content part ("" for parts without text)."""
-    value = part.get(part.get("type") or "text")
+    """The text of a content part: an Assistants part's text.value, a Responses
+    part's text, a refusal's refusal ("" for parts without text)."""
+    value = part.get("refusal") if part.get("type") == "refusal" else part.get("text")
     if type(value) is dict:
         value = value.get("value")
     if type(value) is _Fragments:
         return value.joined()
     return value if type(value) is str else ""
+
+
+def _text_source(part: JSON) -> Any:
+    """What a text event's snapshot shows: an Assistants part's {value,
+    annotations}, or a Responses part as a whole."""
+    text = part.get("text")
+    return text if type(text) is dict else part
+
+
+def _is_text(part: Any) -> bool:
+    return type(part) is dict and part.get("type") in ("text", "output_text")
+
+
+def _is_tool_call(item: Any) -> bool:
+    """A Responses output item that is a tool call: function_call, mcp_call, ..."""
+    return type(item) is dict and str(item.get("type", "")).endswith("_call")
+
+
+def _append(acc: JSON, key: str, fragment: str) -> None:
+    """Add a fragment to a string still arriving."""
+    old = acc.get(key)
+    if type(old) is _Fragments:
+        old.append(fragment)
+        if len(old) >= _FOLD:
+            old.fold()
+    elif type(old) is str and old:
+        acc[key] = _Fragments((old, fragment))
+    else:
+        acc[key] = _Fragments((fragment,))
+
+
+def _slot(entries: List[Any], index: int) -> JSON:
+    """``entries[index]``, the list grown with empty objects to reach it."""
+    if type(index) is not int or not 0 <= index <= len(entries) + 64:  # a gap that large is not a stream
+        raise ValueError("bad index %r" % (index,))
+    while len(entries) <= index:
+        entries.append({})
+    entry = entries[index]
+    if type(entry) is not dict:
+        raise TypeError("an entry is not an object")
+    return entry
 
 
 # ---------------------------------------------------------------------------
@@ -487,8 +553,8 @@ class _Wire:
         try:
             for sse in sseclient.SSEClient(self._blocks()).events():
                 name, text = sse.event, sse.data
-                if name == "done":
-                    yield name, text
+                if name == "done" or (name == "message" and text == "[DONE]"):  # some servers send data: [DONE] only
+                    yield "done", text
                     continue
                 try:
                     data, end = scan(text, 0)  # json.loads without its three Python frames
@@ -501,6 +567,8 @@ class _Wire:
                         if name in API_EVENTS:
                             raise ProtocolError("event %r carries invalid JSON: %s" % (name, _preview(text))) from None
                         data = text  # an unknown event may carry anything
+                if name == "message" and type(data) is dict and type(data.get("type")) is str:
+                    name = data["type"]  # no event line: some servers name events in their JSON only
                 if type(data) is not dict and name in API_EVENTS:
                     raise ProtocolError("event %r carries %s, not a JSON object" % (name, type(data).__name__))
                 yield name, data
@@ -848,8 +916,10 @@ class Stream:
         max_event_bytes: int = MAX_EVENT_BYTES,
         cancel_on_interrupt: bool = False,
         recover: Union[bool, float] = False,
+        request: Optional[JSON] = None,
     ):
         self._handlers = handlers if handlers is not None else Handlers()
+        self._request = request  # a Responses request, repeated with the tools' outputs
         self._own = Handlers()
         # name -> callbacks: the shared table's own cache (cleared in place when
         # it changes) until the stream gets callbacks of its own
@@ -877,11 +947,14 @@ class Stream:
         self._events = iter(self._wire)
 
         self._run: Optional[JSON] = None
+        self._response: Optional[JSON] = None  # the Responses API's response, output accumulated
+        self._responses: List[JSON] = []  # and every one before it in this stream
+        self._items_done: Set[Any] = set()  # output items whose output_item.done came
         self._messages: Dict[str, JSON] = {}
         self._steps: Dict[str, JSON] = {}
         self._message: Optional[JSON] = None
         self._step: Optional[JSON] = None
-        self._parts: Dict[Tuple[str, int], bool] = {}  # text/image part -> done
+        self._parts: Dict[Tuple[Any, int], bool] = {}  # text/image part -> done
         self._calls: Dict[Any, bool] = {}  # tool call (its id, or its step and index) -> done
         self._received = 0
         self._debug = log.isEnabledFor(logging.DEBUG)  # checked once, not per event
@@ -898,6 +971,19 @@ class Stream:
         self._routes.update((name, self._on_message) for name in MESSAGE_EVENTS)
         self._routes["thread.run.step.delta"] = self._on_step_delta
         self._routes["thread.message.delta"] = self._on_message_delta
+        for name in ("created", "in_progress", "queued", "completed", "failed", "incomplete"):
+            self._routes["response." + name] = self._on_response
+        for suffix in ("added", "done"):
+            self._routes["response.output_item." + suffix] = self._on_output_item
+            self._routes["response.content_part." + suffix] = self._on_content_part
+            self._routes["response.reasoning_summary_part." + suffix] = self._on_summary_part
+        for suffix in ("delta", "done"):
+            for kind in ("output_text", "refusal", "reasoning_text"):
+                self._routes["response.%s.%s" % (kind, suffix)] = self._on_part_text
+            for kind in _CALL_TEXT:
+                self._routes["response.%s.%s" % (kind, suffix)] = self._on_call_text
+            self._routes["response.reasoning_summary_text." + suffix] = self._on_summary_text
+        self._routes["response.output_text.annotation.added"] = self._on_annotation
 
     # -- registration ------------------------------------------------------
 
@@ -912,7 +998,8 @@ class Stream:
     # -- driving -----------------------------------------------------------
 
     def until_done(self) -> Optional[JSON]:
-        """Dispatch every remaining event; return the final run.
+        """Dispatch every remaining event; return the final run (Responses
+        API: the final response).
 
         A run that ends failed, cancelled, expired or incomplete is returned
         with that status.  Errors raise (see the module's exceptions) and
@@ -920,7 +1007,11 @@ class Stream:
         """
         while self._advance():
             pass
-        return self._run
+        return self._final()
+
+    def _final(self) -> Optional[JSON]:
+        """The run, or (Responses API) a snapshot of the response."""
+        return self._run if self._run is not None or self._response is None else snapshot(self._response)
 
     def __iter__(self) -> Iterator[Event]:
         # Events wait in a queue so that each one's callbacks run just before
@@ -1082,7 +1173,7 @@ class Stream:
                 cause = cut.__cause__
                 cut = type(cut)("%s, %s" % (cut, where))
                 cut.__cause__ = cause
-            if not (self._recover_seconds and self._client is not None and self._run is not None):
+            if not (self._recover_seconds and self._client is not None and (self._run or self._response or {}).get("id")):
                 raise cut
             self._recover(cut)  # dispatches what the body would have carried
             self._done = self._body_over = True  # then finish, or run the tools, at the next step
@@ -1091,12 +1182,15 @@ class Stream:
             log.debug("stream cut after the run reached %r: %s", status, cut)
         if status == "requires_action" and self._submit_tool_outputs():
             return
+        if self._run is None and status == "completed" and self._submit_function_outputs():
+            return
         self._finish()
 
     def _finish(self) -> None:
         self._finished = True
         self.close()
-        self._emit([("end", self._run, None, self._run)])
+        final = self._final()
+        self._emit([("end", final, None, final)])
 
     def _fail(self, exc: BaseException) -> None:
         if isinstance(exc, AssistantStreamError):
@@ -1153,6 +1247,30 @@ class Stream:
             log.debug("tool %s failed, reported to the model: %r", name, exc)
             return "error: %s: %s" % (type(exc).__name__, exc)
 
+    def _submit_function_outputs(self) -> bool:
+        """Responses API: run the tools the response's function calls name and
+        stream the follow-up response; False if some call has no tool."""
+        assert self._response is not None
+        calls = [item for item in self._response.get("output") or () if type(item) is dict and item.get("type") == "function_call"]
+        if self._client is None or not calls or any(item.get("name") not in self._handlers.tools for item in calls):
+            return False
+        if not all(type(item.get("call_id")) is str for item in calls) or type(self._response.get("id")) is not str:
+            raise ProtocolError("a function call without a call_id, or a response without an id")
+        outputs = [
+            {"type": "function_call_output", "call_id": item["call_id"], "output": self._call_tool(item["name"], item["call_id"], item)}
+            for item in calls
+        ]
+        body = {key: value for key, value in (self._request or {}).items() if key not in ("input", "previous_response_id")}
+        body.update(previous_response_id=self._response["id"], input=outputs, stream=True)
+        self._attach(self._client._open_stream("/responses", body))
+        return True
+
+    def _response_path(self) -> str:
+        try:
+            return "/responses/%s" % _check_id((self._response or {})["id"], "response id")
+        except _MALFORMED as exc:
+            raise ProtocolError("the response has no valid id: %r" % (exc,)) from None
+
     def _run_path(self) -> str:
         """The API path of this stream's run, from the ids the server sent."""
         try:
@@ -1167,25 +1285,38 @@ class Stream:
         self._events = iter(self._wire)
         self._done = False
 
-    def _recover(self, cut: AssistantStreamError) -> None:
-        """Poll the run until it stops, then dispatch what the lost stream
-        would have: the steps and messages it finished, and the run."""
-        assert self._client is not None and self._run is not None
-        log.debug("recovering run %s after: %s", self._run.get("id"), cut)
-        run_path = self._run_path()
+    def _poll(self, path: str, cut: AssistantStreamError, stopped: Collection[str]) -> JSON:
+        """GET ``path`` until its status is one of ``stopped``, backing off."""
+        assert self._client is not None
         deadline = time.monotonic() + self._recover_seconds
         delay = 0.25
         try:
-            run = self._client.request("GET", run_path)
-            while run.get("status") not in STOP_STATUSES:
+            found = self._client.request("GET", path)
+            while found.get("status") not in stopped:
                 if time.monotonic() + delay > deadline:
                     raise IncompleteStreamError(
-                        "the stream was cut (%s) and the run was still %r after %g s of polling"
-                        % (cut, run.get("status"), self._recover_seconds)
+                        "the stream was cut (%s) and it was still %r after %g s of polling"
+                        % (cut, found.get("status"), self._recover_seconds)
                     )
                 time.sleep(delay)
                 delay = min(delay * 2, 4.0)
-                run = self._client.request("GET", run_path)
+                found = self._client.request("GET", path)
+        except AssistantStreamError as exc:
+            raise exc from cut
+        return found
+
+    def _recover(self, cut: AssistantStreamError) -> None:
+        """Poll the run (or response) until it stops, then dispatch what the
+        lost stream would have: what it finished, and its final event."""
+        assert self._client is not None
+        if self._run is None:
+            self._recover_response(cut)
+            return
+        assert self._run is not None
+        log.debug("recovering run %s after: %s", self._run.get("id"), cut)
+        run_path = self._run_path()
+        run = self._poll(run_path, cut, STOP_STATUSES)
+        try:
             steps = self._client._list(run_path + "/steps")
             messages = self._client._list(_thread_path(self._run["thread_id"]) + "/messages", {"run_id": self._run["id"]})
         except AssistantStreamError as exc:
@@ -1197,7 +1328,24 @@ class Stream:
             self._dispatch("thread.message." + message["status"], message)
         self._dispatch("thread.run." + run["status"], run)
 
+    def _recover_response(self, cut: AssistantStreamError) -> None:
+        log.debug("recovering response %s after: %s", (self._response or {}).get("id"), cut)
+        response = self._poll(self._response_path(), cut, TERMINAL_STATUSES)
+        self._recovered = True
+        output = response.get("output")
+        for index, item in enumerate(output if type(output) is list else []):
+            if type(item) is dict and (item.get("id") or ("output", index)) not in self._items_done:
+                self._dispatch("response.output_item.done", {"type": "response.output_item.done", "output_index": index, "item": item})
+        name = "response." + response["status"]
+        if name in self._routes:  # completed, failed, incomplete
+            self._dispatch(name, {"type": name, "response": response})
+        else:  # cancelled: no event of its own
+            self._on_response(name, {"response": response})
+
     def _cancel(self) -> None:
+        if self._run is None and self._response is not None:
+            self._cancel_response()
+            return
         run = self._run
         if self._client is None or run is None or run.get("status") in TERMINAL_STATUSES | {"cancelling"}:
             return
@@ -1209,6 +1357,18 @@ class Stream:
             log.debug("cancelled run %s", run["id"])
         except Exception as exc:  # never mask why the stream was left
             log.debug("cancelling run %s failed: %r", run.get("id"), exc)
+
+    def _cancel_response(self) -> None:
+        response = self._response
+        if self._client is None or response is None or response.get("status") in TERMINAL_STATUSES:
+            return
+        try:
+            self._client._send(
+                "POST", self._response_path() + "/cancel", None, None, stream=False, timeout=CANCEL_TIMEOUT, retries=0
+            ).close()
+            log.debug("cancelled response %s", response.get("id"))
+        except Exception as exc:  # never mask why the stream was left
+            log.debug("cancelling response %s failed: %r", response.get("id"), exc)
 
     # -- accumulation: each returns the events to dispatch, API event first --
 
@@ -1310,25 +1470,25 @@ class Stream:
                     emissions.append(("text.done", snapshot(part), _text_of(part), part.get("text")))
         return emissions
 
-    def _part_events(self, key: Tuple[str, int], item: JSON, part: JSON, old: Optional[JSON], final: bool) -> List[Emission]:
+    def _part_events(self, key: Tuple[Any, int], item: JSON, part: JSON, old: Optional[JSON], final: bool) -> List[Emission]:
         """Derived events for a content part that arrived whole: ``item`` as
         received, ``part`` as accumulated, ``old`` as it was before."""
         kind = part.get("type")
         emissions: List[Emission] = []
-        if kind == "text":
-            text = _text_of(part)
+        if kind in ("text", "output_text"):
+            text, source = _text_of(part), _text_source(part)
             if key not in self._parts:
                 self._parts[key] = False
-                emissions.append(("text.created", item, text, part["text"]))
+                emissions.append(("text.created", item, text, source))
                 if text:
-                    emissions.append(("text.delta", item, text, part["text"]))
+                    emissions.append(("text.delta", item, text, source))
             elif old is not None:
                 streamed = _text_of(old)
                 if len(text) > len(streamed) and text.startswith(streamed):
-                    emissions.append(("text.delta", item, text[len(streamed) :], part["text"]))
+                    emissions.append(("text.delta", item, text[len(streamed) :], source))
             if final and not self._parts[key]:
                 self._parts[key] = True
-                emissions.append(("text.done", item, text, part["text"]))
+                emissions.append(("text.done", item, text, source))
         elif kind == "image_file" and key not in self._parts:
             self._parts[key] = True
             emissions.append(("image_file.done", item, None, part))
@@ -1377,12 +1537,156 @@ class Stream:
                     return entry
         return None
 
+    # -- the Responses API: output items, their parts, their calls ------------
+
+    def _on_response(self, name: str, data: JSON) -> List[Emission]:
+        received = data["response"]
+        final = received["status"] in TERMINAL_STATUSES
+        current = self._response
+        if current is None or current.get("id") != received.get("id"):  # a new response: the first, or after tools
+            current = self._response = {"output": []}
+            self._responses.append(current)
+        old_output = current["output"]
+        if final:
+            current.clear()
+            current.update(snapshot(received))
+        else:
+            current.update((key, snapshot(value)) for key, value in received.items() if key != "output")
+        output = current.get("output")
+        if type(output) is not list:
+            output = current["output"] = old_output
+        emissions: List[Emission] = [(name, data, None, current)]
+        if final:  # whatever the body did not finish, the final response does
+            for index, item in enumerate(output):
+                old = old_output[index] if index < len(old_output) else None
+                emissions += self._item_events(index, item, item, old, True)
+        return emissions
+
+    def _response_output(self) -> List[JSON]:
+        if self._response is None:  # events of a response this stream never saw created
+            self._response = {"output": []}
+            self._responses.append(self._response)
+        output = self._response.setdefault("output", [])
+        if type(output) is not list:
+            raise TypeError("output is not a list")
+        return output
+
+    def _item_events(self, index: int, received: Any, item: JSON, old: Optional[JSON], done: bool) -> List[Emission]:
+        """Derived events for an output item that arrived (or finished) whole."""
+        key = item.get("id") or ("output", index)
+        if _is_tool_call(item):
+            return self._call_events(key, received, item, done)
+        emissions: List[Emission] = []
+        if item.get("type") == "message" and type(item.get("content")) is list:
+            old_parts = old.get("content") if old is not None else None
+            for position, part in enumerate(item["content"]):
+                if type(part) is dict:
+                    before = old_parts[position] if type(old_parts) is list and position < len(old_parts) else None
+                    emissions += self._part_events((key, position), part, part, before, done)
+        return emissions
+
+    def _on_output_item(self, name: str, data: JSON) -> List[Emission]:
+        index, received = data["output_index"], data["item"]
+        output = self._response_output()
+        old = snapshot(_slot(output, index)) or None
+        item = output[index] = snapshot(received)
+        done = name.endswith(".done")
+        if done:
+            self._items_done.add(item.get("id") or ("output", index))
+        return [(name, data, None, item)] + self._item_events(index, received, item, old, done)
+
+    def _on_content_part(self, name: str, data: JSON) -> List[Emission]:
+        item = _slot(self._response_output(), data["output_index"])
+        parts = item.setdefault("content", [])
+        position, done = data["content_index"], name.endswith(".done")
+        old = snapshot(_slot(parts, position)) or None
+        if done or not old:
+            parts[position] = snapshot(data["part"])
+        key = (item.get("id") or data.get("item_id"), position)
+        return [(name, data, None, item)] + self._part_events(key, data, parts[position], old, done)
+
+    def _on_part_text(self, name: str, data: JSON) -> List[Emission]:
+        """response.output_text / refusal / reasoning_text: .delta and .done"""
+        item = _slot(self._response_output(), data["output_index"])
+        position = data["content_index"]
+        part = _slot(item.setdefault("content", []), position)
+        field = "refusal" if ".refusal." in name else "text"
+        part.setdefault("type", name.split(".")[1])
+        key = (item.get("id") or data.get("item_id"), position)
+        emissions: List[Emission] = [(name, data, None, item)]
+        if name.endswith(".done"):
+            old = snapshot(part)
+            part[field] = str(data[field])
+            return emissions + self._part_events(key, data, part, old, True)
+        fragment = data["delta"]
+        if type(fragment) is not str:
+            raise TypeError("delta is not text")
+        _append(part, field, fragment)
+        if _is_text(part):
+            if key not in self._parts:
+                self._parts[key] = False
+                emissions.append(("text.created", data, _text_of(part), part))
+            emissions.append(("text.delta", data, fragment, part))
+        return emissions
+
+    def _on_annotation(self, name: str, data: JSON) -> List[Emission]:
+        item = _slot(self._response_output(), data["output_index"])
+        part = _slot(item.setdefault("content", []), data["content_index"])
+        annotations = part.setdefault("annotations", [])
+        _slot(annotations, data["annotation_index"])
+        annotations[data["annotation_index"]] = snapshot(data["annotation"])
+        return [(name, data, None, item)]
+
+    def _on_call_text(self, name: str, data: JSON) -> List[Emission]:
+        """A tool call's streamed text: function arguments, custom input, code."""
+        index = data["output_index"]
+        item = _slot(self._response_output(), index)
+        field = _CALL_TEXT[name.split(".")[1]]
+        emissions: List[Emission] = [(name, data, None, item)]
+        if name.endswith(".done"):
+            item[field] = str(data[field])
+            return emissions
+        fragment = data["delta"]
+        if type(fragment) is not str:
+            raise TypeError("delta is not text")
+        _append(item, field, fragment)
+        emissions += self._call_events(item.get("id") or ("output", index), data, item, False)
+        emissions.append(("tool_call.delta", data, None, item))
+        return emissions
+
+    def _on_summary_part(self, name: str, data: JSON) -> List[Emission]:
+        item = _slot(self._response_output(), data["output_index"])
+        summary = item.setdefault("summary", [])
+        old = _slot(summary, data["summary_index"])
+        if name.endswith(".done") or not old:
+            summary[data["summary_index"]] = snapshot(data["part"])
+        return [(name, data, None, item)]
+
+    def _on_summary_text(self, name: str, data: JSON) -> List[Emission]:
+        item = _slot(self._response_output(), data["output_index"])
+        part = _slot(item.setdefault("summary", []), data["summary_index"])
+        if name.endswith(".done"):
+            part["text"] = str(data["text"])
+        else:
+            fragment = data["delta"]
+            if type(fragment) is not str:
+                raise TypeError("delta is not text")
+            _append(part, "text", fragment)
+        return [(name, data, None, item)]
+
     # -- reading the state ---------------------------------------------------
 
     @property
     def status(self) -> Optional[str]:
-        """The run's status as last received (None before the run appears)."""
-        return self._run.get("status") if self._run is not None else None
+        """The run's (or the response's) status as last received; None
+        before it appears."""
+        latest = self._run if self._run is not None else self._response
+        return latest.get("status") if latest is not None else None
+
+    @property
+    def current_response(self) -> Optional[JSON]:
+        """A snapshot of the response (Responses API) with its output so far."""
+        return snapshot(self._response)  # type: ignore[no-any-return]
 
     @property
     def current_run(self) -> Optional[JSON]:
@@ -1401,14 +1705,21 @@ class Stream:
 
     @property
     def text(self) -> str:
-        """All the text of the run's messages so far, joined: what every
-        ``text.delta`` fragment adds up to."""
+        """All the text of the run's (or the responses') messages so far,
+        joined: what every ``text.delta`` fragment adds up to."""
+        messages = list(self._messages.values())
+        messages += [
+            item
+            for response in self._responses
+            for item in response.get("output") or ()
+            if type(item) is dict and item.get("type") == "message"
+        ]
         return "".join(
             _text_of(part)
-            for message in self._messages.values()
+            for message in messages
             if message.get("role") != "user" and type(message.get("content")) is list
             for part in message["content"]
-            if type(part) is dict and part.get("type") == "text"
+            if _is_text(part)
         )
 
     @property
@@ -1444,10 +1755,17 @@ class Stream:
         self.until_done()
         return [snapshot(step) for step in self._steps.values()]
 
+    def final_response(self) -> Optional[JSON]:
+        """Dispatch the rest of the stream, then return the response
+        (Responses API; after tool calls, the last one), API-shaped."""
+        self.until_done()
+        return snapshot(self._response)  # type: ignore[no-any-return]
+
     def __repr__(self) -> str:
-        run_id = self._run.get("id") if self._run is not None else None
-        return "<Stream run=%s status=%s events=%d%s>" % (
-            run_id,
+        latest = self._run if self._run is not None else self._response
+        return "<Stream %s=%s status=%s events=%d%s>" % (
+            "response" if self._run is None and self._response is not None else "run",
+            latest.get("id") if latest is not None else None,
             self.status,
             self._received,
             " closed" if self._closed else "",
@@ -1643,6 +1961,30 @@ class Client:
         path = _run_path(thread_id, run_id) + "/submit_tool_outputs"
         body = {"tool_outputs": tool_outputs}
         return self._stream(path, body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
+
+    def stream_response(
+        self,
+        *,
+        model: str,
+        input: Any,
+        handlers: Optional[Handlers] = None,
+        record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
+        cancel_on_interrupt: bool = False,
+        recover: Union[bool, float] = False,
+        **body: Any,
+    ) -> Stream:
+        """Create a model response and stream it (POST /responses): the
+        Responses API, through the same callbacks as a run.
+
+        ``body`` is the rest of the request (``instructions``, ``tools``,
+        ``previous_response_id``, ...); the options are those of
+        ``stream_run``.  Function calls with registered tools run themselves:
+        their outputs go back with ``previous_response_id``.
+        """
+        body = dict(body, model=model, input=input)
+        return self._stream(
+            "/responses", body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover, request=body
+        )
 
     def cancel_run(self, thread_id: str, run_id: str) -> JSON:
         """Cancel a run; return the run object the server answers with."""

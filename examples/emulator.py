@@ -11,7 +11,8 @@ In-process (tests, examples):
         client = assistant_stream.Client(api_key="any", base_url=emulator.base_url)
 
 It answers like a deterministic assistant: the reply quotes the last user
-message, split into one delta per word.  When the run has function tools it
+message, split into one delta per word.  It speaks the Responses API too
+(POST /v1/responses, streaming or not; GET; cancel), the same way.  When the run has function tools it
 first asks for a call to each of them (arguments built from their JSON
 schemas: strings get the last user message), and after the outputs are
 submitted it replies with what the tools returned.  Events are written one
@@ -209,6 +210,7 @@ class State:
         self.steps: Dict[str, List[JSON]] = {}
         self.scripts: Dict[str, JSON] = {}  # run id -> private progress
         self.failures: Dict[Tuple[str, str], int] = {}  # (path, emulator_fail) -> failures served
+        self.responses: Dict[str, JSON] = {}  # Responses API: id -> response
 
     def assistant(self, assistant_id: str) -> JSON:
         with self.lock:
@@ -385,6 +387,114 @@ def _reply(state: State, run: JSON) -> Iterator[Event]:
 
 
 # ---------------------------------------------------------------------------
+# The Responses API, as event sequences
+# ---------------------------------------------------------------------------
+
+
+def new_response(body: JSON, previous: Optional[JSON]) -> JSON:
+    return {
+        "id": _id("resp"),
+        "object": "response",
+        "created_at": _now(),
+        "status": "in_progress",
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "model": body.get("model", "emulator-1"),
+        "output": [],
+        "parallel_tool_calls": True,
+        "previous_response_id": previous["id"] if previous else None,
+        "store": True,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": body.get("tools") or [],
+        "top_p": 1.0,
+        "usage": None,
+        "metadata": body.get("metadata") or (previous or {}).get("metadata") or {},
+    }
+
+
+def input_text(value: Any) -> str:
+    """The last user text of a Responses input: a string, or a list of items."""
+    if isinstance(value, str):
+        return value
+    for item in reversed(value if isinstance(value, list) else []):
+        if isinstance(item, dict) and item.get("role") == "user":
+            content = item.get("content")
+            if isinstance(content, str):
+                return content
+            return "".join(part.get("text", "") for part in content or [] if isinstance(part, dict))
+    return ""
+
+
+def response_events(state: State, response: JSON, body: JSON) -> Iterator[Event]:
+    """The events of a response, from created to its final status."""
+    script = state.scripts[response["id"]]
+    counter = iter(range(10**9))
+
+    def event(name: str, **fields: Any) -> Event:
+        return name, dict(fields, type=name, sequence_number=next(counter))
+
+    yield event("response.created", response=json.loads(json.dumps(response)))
+    yield event("response.in_progress", response=json.loads(json.dumps(response)))
+    functions = [t for t in response["tools"] if t.get("type") == "function"]
+    if functions and script["round"] < int(_meta(response, "rounds", "1")):
+        script["round"] += 1
+        fixed = json.loads(_meta(response, "args", "{}"))
+        for index, function in enumerate(functions):
+            name = function["name"]
+            value = fixed[name] if name in fixed else _example(function.get("parameters") or {"type": "object"}, script["prompt"])
+            arguments = value if isinstance(value, str) else json.dumps(value)
+            item = {
+                "id": _id("fc"),
+                "type": "function_call",
+                "status": "in_progress",
+                "arguments": "",
+                "call_id": _id("call"),
+                "name": name,
+            }
+            yield event("response.output_item.added", output_index=index, item=dict(item))
+            for piece in _pieces(arguments, 8):
+                yield event("response.function_call_arguments.delta", item_id=item["id"], output_index=index, delta=piece)
+            yield event("response.function_call_arguments.done", item_id=item["id"], output_index=index, arguments=arguments)
+            item.update(status="completed", arguments=arguments)
+            response["output"].append(item)
+            yield event("response.output_item.done", output_index=index, item=dict(item))
+    else:
+        outputs = script["outputs"]  # every round's, as the model sees the whole chain
+        fixed = _meta(response, "reply")
+        text = (
+            str(fixed)
+            if fixed is not None
+            else ("The tools said: %s." % "; ".join(outputs) if outputs else "Hello from the emulator! You said: %s" % script["prompt"])
+        )
+        item = {"id": _id("msg"), "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+        yield event("response.output_item.added", output_index=0, item=json.loads(json.dumps(item)))
+        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        yield event("response.content_part.added", item_id=item["id"], output_index=0, content_index=0, part=dict(part))
+        for word in _words(text):
+            yield event("response.output_text.delta", item_id=item["id"], output_index=0, content_index=0, delta=word, logprobs=[])
+        yield event("response.output_text.done", item_id=item["id"], output_index=0, content_index=0, text=text, logprobs=[])
+        part["text"] = text
+        yield event("response.content_part.done", item_id=item["id"], output_index=0, content_index=0, part=dict(part))
+        item.update(status="completed", content=[part])
+        response["output"].append(item)
+        yield event("response.output_item.done", output_index=0, item=json.loads(json.dumps(item)))
+    status = _meta(response, "status", "completed")
+    ends = {
+        "completed": {},
+        "failed": {"error": {"code": "server_error", "message": "The response failed (emulated)."}},
+        "incomplete": {"incomplete_details": {"reason": "max_output_tokens"}},
+        "cancelled": {},
+    }
+    response.update(status=status, usage={"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}, **ends[status])
+    if status != "cancelled":  # there is no event for that
+        yield event("response." + status, response=json.loads(json.dumps(response)))
+
+
+# ---------------------------------------------------------------------------
 # HTTP
 # ---------------------------------------------------------------------------
 
@@ -483,6 +593,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(call, 200, state.assistant(segments[1]))
         if method == "POST" and segments == ["threads"]:
             return self._json(call, 200, state.new_thread(body))
+        if segments[0] == "responses":
+            return self._responses(call, method, segments[1:], body)
         if method == "POST" and segments == ["threads", "runs"]:
             thread = state.new_thread(body.get("thread") or {})
             return self._start_run(call, thread["id"], body, thread)
@@ -511,6 +623,54 @@ class Handler(BaseHTTPRequestHandler):
                     return self._cancel(call, run)
                 if n == 5 and segments[4] == "submit_tool_outputs" and method == "POST":
                     return self._submit(call, run, body)
+        return self._error(call, 404, "invalid_request_error", "Unknown endpoint %s %s" % (method, call.path))
+
+    def _responses(self, call: Call, method: str, segments: List[str], body: JSON) -> None:
+        state = self.server.emulator.state
+        if method == "POST" and not segments:
+            if self._scripted_failure(call, body):
+                return None
+            if not body.get("model"):
+                return self._error(call, 400, "invalid_request_error", "Missing required parameter: 'model'.")
+            previous = state.responses.get(body.get("previous_response_id") or "")
+            if body.get("previous_response_id") and previous is None:
+                return self._error(call, 404, "invalid_request_error", "Previous response not found.")
+            response = new_response(body, previous)
+            prompt = input_text(body.get("input")) or (state.scripts[previous["id"]]["prompt"] if previous else "")
+            with state.lock:
+                state.responses[response["id"]] = response
+                before = state.scripts[previous["id"]] if previous else {"round": 0, "outputs": []}
+                given = [
+                    str(i.get("output", ""))
+                    for i in body.get("input") or []
+                    if isinstance(i, dict) and i.get("type") == "function_call_output"
+                ]
+                state.scripts[response["id"]] = {
+                    "round": before["round"],
+                    "outputs": before["outputs"] + given,
+                    "cancelled": False,
+                    "prompt": prompt,
+                }
+            events = response_events(state, response, body)
+            if body.get("stream"):
+                return self._stream(call, response, events, done=False)
+            for _ in events:
+                pass
+            return self._json(call, 200, response)
+        response = state.responses.get(segments[0]) if segments else None
+        if response is None:
+            return self._error(call, 404, "invalid_request_error", "No response found.")
+        if method == "GET" and len(segments) == 1:
+            return self._json(call, 200, response)
+        if method == "POST" and segments[1:] == ["cancel"]:
+            with state.lock:
+                if response["status"] not in ("queued", "in_progress"):
+                    return self._error(
+                        call, 400, "invalid_request_error", "Cannot cancel a response with status '%s'." % response["status"]
+                    )
+                state.scripts[response["id"]]["cancelled"] = True
+                response["status"] = "cancelled"
+            return self._json(call, 200, response)
         return self._error(call, 404, "invalid_request_error", "Unknown endpoint %s %s" % (method, call.path))
 
     def _list_messages(self, thread_id: str, query: Dict[str, List[str]]) -> JSON:
@@ -621,7 +781,7 @@ class Handler(BaseHTTPRequestHandler):
     def _error(self, call: Call, status: int, kind: str, message: str, headers: Optional[Dict[str, str]] = None) -> None:
         self._json(call, status, {"error": {"message": message, "type": kind, "param": None, "code": None}}, headers)
 
-    def _stream(self, call: Call, run: JSON, events: Iterator[Event]) -> None:
+    def _stream(self, call: Call, run: JSON, events: Iterator[Event], done: bool = True) -> None:
         delay = float(_meta(run, "delay", self.server.emulator.delay))
         hold = int(_meta(run, "hold", "-1"))
         drop = int(_meta(run, "drop", "-1"))
@@ -640,7 +800,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("x-request-id", "req_" + uuid.uuid4().hex[:16])
         if self._gzip is not None:
             self.send_header("Content-Encoding", "gzip")
-        pending = events if _meta(run, "no_done") == "1" else _prepend_done(events)
+        pending = events if _meta(run, "no_done") == "1" or not done else _prepend_done(events)
         if framing == "length":
             body = b"".join(_encode(name, data) for name, data in pending)
             self.send_header("Content-Length", str(len(body)))
