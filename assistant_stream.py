@@ -1,4 +1,5 @@
-"""Stream Assistants API v2 runs over Server-Sent Events, with callbacks.
+"""Stream Assistants API v2 runs (and Responses API responses) over
+Server-Sent Events, with callbacks.
 
     import assistant_stream
 
@@ -14,7 +15,8 @@
         run = stream.until_done()
 
 One file, two dependencies (requests and sseclient-py), plain blocking socket
-I/O: it works the same in scripts, threads and gevent.  To vendor it, copy this
+I/O: it works the same in scripts, threads and gevent.  ``client.stream_response``
+streams the Responses API through the same handlers.  To vendor it, copy this
 file next to your code; it carries its version and licence with it.
 
 Homepage: https://pypi.org/project/assistant-stream/
