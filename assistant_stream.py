@@ -509,11 +509,20 @@ def _append(acc: JSON, key: str, fragment: str) -> None:
         acc[key] = _Fragments((fragment,))
 
 
+def _text_field(data: JSON, field: str) -> str:
+    """A ``.done`` event's whole text: a string, or the event is malformed."""
+    value = data[field]
+    if type(value) is not str:
+        raise TypeError("%s is not text" % field)
+    return value
+
+
 def _slot(entries: List[Any], index: int) -> JSON:
-    """``entries[index]``, the list grown with empty objects to reach it."""
-    if type(index) is not int or not 0 <= index <= len(entries) + 64:  # a gap that large is not a stream
+    """``entries[index]``, or a new empty object appended as it: the API
+    numbers items, parts and annotations in order, without gaps."""
+    if type(index) is not int or not 0 <= index <= len(entries):
         raise ValueError("bad index %r" % (index,))
-    while len(entries) <= index:
+    if index == len(entries):
         entries.append({})
     entry = entries[index]
     if type(entry) is not dict:
@@ -571,6 +580,8 @@ class _Wire:
                         data = text  # an unknown event may carry anything
                 if name == "message" and type(data) is dict and type(data.get("type")) is str:
                     name = data["type"]  # no event line: some servers name events in their JSON only
+                if name in DERIVED_EVENTS:  # 'end' means finished normally: only the Stream may say so
+                    raise ProtocolError("the server sent an event named %r, a name for events this library derives" % name)
                 if type(data) is not dict and name in API_EVENTS:
                     raise ProtocolError("event %r carries %s, not a JSON object" % (name, type(data).__name__))
                 yield name, data
@@ -960,8 +971,10 @@ class Stream:
         self._calls: Dict[Any, bool] = {}  # tool call (its id, or its step and index) -> done
         self._received = 0
         self._debug = log.isEnabledFor(logging.DEBUG)  # checked once, not per event
-        self._done = False  # the body said 'done'
+        self._done = False  # the body said 'done' (or sent the response's final event)
         self._body_over = False  # ... and is to be acted on at the next step
+        self._continuing = False  # tool outputs sent; the run (or next response) not heard from since
+        self._submitted: Set[Any] = set()  # the ids of the tool calls whose outputs were sent
         self._finished = False
         self._closed = False
         self._interrupted = False  # an exception left the stream
@@ -1165,17 +1178,20 @@ class Stream:
         """The body ended (at ``done``, at EOF, or cut off by ``cut``):
         finish, recover, or go on with the tools' outputs."""
         self._close_body()
-        status = self.status
+        status = None if self._continuing else self.status  # what was last received is the round before
         if not self._done and status not in STOP_STATUSES:
-            where = "with the run in status %r" % status if status else "before the run started"
+            where = self._where()
             if cut is None:
                 detail = " (%d bytes of an unfinished event dropped)" % len(self._wire.cut) if self._wire.cut else ""
-                cut = IncompleteStreamError("the stream ended before 'done' %s%s" % (where, detail))
+                cut = IncompleteStreamError("the stream ended %s%s" % (where, detail))
             else:
                 cause = cut.__cause__
                 cut = type(cut)("%s, %s" % (cut, where))
                 cut.__cause__ = cause
-            if not (self._recover_seconds and self._client is not None and (self._run or self._response or {}).get("id")):
+            polled = self._run  # by its id; a follow-up response's id is not known yet
+            if polled is None and not self._continuing:
+                polled = self._response
+            if not (self._recover_seconds and self._client is not None and (polled or {}).get("id")):
                 raise cut
             self._recover(cut)  # dispatches what the body would have carried
             self._done = self._body_over = True  # then finish, or run the tools, at the next step
@@ -1187,6 +1203,15 @@ class Stream:
         if self._run is None and status == "completed" and self._submit_function_outputs():
             return
         self._finish()
+
+    def _where(self) -> str:
+        """Where a stream that ended early was: for its error message."""
+        kind = "run" if self._run is not None or self._response is None else "response"
+        if self._continuing:
+            return "after the tool outputs were sent, before the %s" % ("run went on" if kind == "run" else "next response started")
+        if self.status is None:
+            return "before the %s started" % kind
+        return "before %s, with the %s in status %r" % ("'done'" if kind == "run" else "the response finished", kind, self.status)
 
     def _finish(self) -> None:
         self._finished = True
@@ -1221,6 +1246,7 @@ class Stream:
             raise ProtocolError("malformed required_action: %r" % (exc,)) from None
         if any(name not in self._handlers.tools for name in names):
             return False
+        self._check_unsubmitted(ids)
         path = self._run_path() + "/submit_tool_outputs"  # checked before any tool runs
         outputs = [
             {"tool_call_id": call_id, "output": self._call_tool(name, call_id, call["function"])}
@@ -1258,14 +1284,28 @@ class Stream:
             return False
         if not all(type(item.get("call_id")) is str for item in calls) or type(self._response.get("id")) is not str:
             raise ProtocolError("a function call without a call_id, or a response without an id")
+        self._check_unsubmitted([item["call_id"] for item in calls])
         outputs = [
             {"type": "function_call_output", "call_id": item["call_id"], "output": self._call_tool(item["name"], item["call_id"], item)}
             for item in calls
         ]
-        body = {key: value for key, value in (self._request or {}).items() if key not in ("input", "previous_response_id")}
-        body.update(previous_response_id=self._response["id"], input=outputs, stream=True)
+        # The follow-up asks as the request did, but lets the model choose: a
+        # forced tool_choice would force a call in every round.  A conversation
+        # carries the chain itself (the API refuses it with previous_response_id).
+        request = self._request or {}
+        body = {key: value for key, value in request.items() if key not in ("input", "previous_response_id", "tool_choice")}
+        if "conversation" not in request:
+            body["previous_response_id"] = self._response["id"]
+        body.update(input=outputs, stream=True)
         self._attach(self._client._open_stream("/responses", body))
         return True
+
+    def _check_unsubmitted(self, call_ids: List[Any]) -> None:
+        """Refuse to run a tool call twice: its output was sent already."""
+        again = [call_id for call_id in call_ids if call_id in self._submitted]
+        if again:
+            raise ProtocolError("the server asks again for tool call %s, whose output was already submitted" % again[0])
+        self._submitted.update(call_ids)
 
     def _response_path(self) -> str:
         try:
@@ -1286,6 +1326,7 @@ class Stream:
         self._wire = _Wire(_response_chunks(response), self._max_event_bytes, self._record)
         self._events = iter(self._wire)
         self._done = False
+        self._continuing = True
 
     def _poll(self, path: str, cut: AssistantStreamError, stopped: Collection[str]) -> JSON:
         """GET ``path`` until its status is one of ``stopped``, backing off."""
@@ -1336,7 +1377,7 @@ class Stream:
         self._recovered = True
         output = response.get("output")
         for index, item in enumerate(output if type(output) is list else []):
-            if type(item) is dict and (item.get("id") or ("output", index)) not in self._items_done:
+            if type(item) is dict and self._item_key(index) not in self._items_done:
                 self._dispatch("response.output_item.done", {"type": "response.output_item.done", "output_index": index, "item": item})
         name = "response." + response["status"]
         if name in self._routes:  # completed, failed, incomplete
@@ -1380,6 +1421,7 @@ class Stream:
     def _on_run(self, name: str, data: JSON) -> List[Emission]:
         status = data["status"]
         self._run = data
+        self._continuing = False
         emissions: List[Emission] = [(name, data, None, data)]
         if status == "requires_action":
             for call in _required_calls(data):
@@ -1545,9 +1587,10 @@ class Stream:
         received = data["response"]
         final = received["status"] in TERMINAL_STATUSES
         current = self._response
-        if current is None or current.get("id") != received.get("id"):  # a new response: the first, or after tools
+        if current is None or current.get("id") not in (None, received.get("id")):  # a new one: the first, or after tools
             current = self._response = {"output": []}
             self._responses.append(current)
+            self._continuing = False
         old_output = current["output"]
         if final:
             current.clear()
@@ -1557,12 +1600,22 @@ class Stream:
         output = current.get("output")
         if type(output) is not list:
             output = current["output"] = old_output
+        elif final and len(output) < len(old_output):  # items streamed but not in the final response: kept
+            output += old_output[len(output) :]
         emissions: List[Emission] = [(name, data, None, current)]
         if final:  # whatever the body did not finish, the final response does
             for index, item in enumerate(output):
                 old = old_output[index] if index < len(old_output) else None
                 emissions += self._item_events(index, item, item, old, True)
+            self._done = True  # the Responses API's 'done': nothing follows on this body
+            self._body_over = self._http is not None
         return emissions
+
+    def _item_key(self, index: int) -> Tuple[int, int]:
+        """An output item's key in ``_parts``, ``_calls`` and ``_items_done``:
+        its place, which every event about it names (its id may be missing
+        from the item or from the events)."""
+        return (len(self._responses), index)
 
     def _response_output(self) -> List[JSON]:
         if self._response is None:  # events of a response this stream never saw created
@@ -1575,7 +1628,7 @@ class Stream:
 
     def _item_events(self, index: int, received: Any, item: JSON, old: Optional[JSON], done: bool) -> List[Emission]:
         """Derived events for an output item that arrived (or finished) whole."""
-        key = item.get("id") or ("output", index)
+        key = self._item_key(index)
         if _is_tool_call(item):
             return self._call_events(key, received, item, done)
         emissions: List[Emission] = []
@@ -1590,11 +1643,15 @@ class Stream:
     def _on_output_item(self, name: str, data: JSON) -> List[Emission]:
         index, received = data["output_index"], data["item"]
         output = self._response_output()
-        old = snapshot(_slot(output, index)) or None
-        item = output[index] = snapshot(received)
+        item = _slot(output, index)
+        old = snapshot(item) or None
         done = name.endswith(".done")
+        if done or old is None:
+            item = output[index] = snapshot(received)
+        else:  # its events came first: keep what they built
+            item.update((key, snapshot(value)) for key, value in received.items() if key not in item)
         if done:
-            self._items_done.add(item.get("id") or ("output", index))
+            self._items_done.add(self._item_key(index))
         return [(name, data, None, item)] + self._item_events(index, received, item, old, done)
 
     def _on_content_part(self, name: str, data: JSON) -> List[Emission]:
@@ -1604,7 +1661,7 @@ class Stream:
         old = snapshot(_slot(parts, position)) or None
         if done or not old:
             parts[position] = snapshot(data["part"])
-        key = (item.get("id") or data.get("item_id"), position)
+        key = (self._item_key(data["output_index"]), position)
         return [(name, data, None, item)] + self._part_events(key, data, parts[position], old, done)
 
     def _on_part_text(self, name: str, data: JSON) -> List[Emission]:
@@ -1614,11 +1671,11 @@ class Stream:
         part = _slot(item.setdefault("content", []), position)
         field = "refusal" if ".refusal." in name else "text"
         part.setdefault("type", name.split(".")[1])
-        key = (item.get("id") or data.get("item_id"), position)
+        key = (self._item_key(data["output_index"]), position)
         emissions: List[Emission] = [(name, data, None, item)]
         if name.endswith(".done"):
             old = snapshot(part)
-            part[field] = str(data[field])
+            part[field] = _text_field(data, field)
             return emissions + self._part_events(key, data, part, old, True)
         fragment = data["delta"]
         if type(fragment) is not str:
@@ -1646,13 +1703,13 @@ class Stream:
         field = _CALL_TEXT[name.split(".")[1]]
         emissions: List[Emission] = [(name, data, None, item)]
         if name.endswith(".done"):
-            item[field] = str(data[field])
+            item[field] = _text_field(data, field)
             return emissions
         fragment = data["delta"]
         if type(fragment) is not str:
             raise TypeError("delta is not text")
         _append(item, field, fragment)
-        emissions += self._call_events(item.get("id") or ("output", index), data, item, False)
+        emissions += self._call_events(self._item_key(index), data, item, False)
         emissions.append(("tool_call.delta", data, None, item))
         return emissions
 
@@ -1668,7 +1725,7 @@ class Stream:
         item = _slot(self._response_output(), data["output_index"])
         part = _slot(item.setdefault("summary", []), data["summary_index"])
         if name.endswith(".done"):
-            part["text"] = str(data["text"])
+            part["text"] = _text_field(data, "text")
         else:
             fragment = data["delta"]
             if type(fragment) is not str:
@@ -1981,7 +2038,8 @@ class Client:
         ``body`` is the rest of the request (``instructions``, ``tools``,
         ``previous_response_id``, ...); the options are those of
         ``stream_run``.  Function calls with registered tools run themselves:
-        their outputs go back with ``previous_response_id``.
+        their outputs go back with ``previous_response_id`` (or in the
+        ``conversation``), in a request like this one without ``tool_choice``.
         """
         body = dict(body, model=model, input=input)
         return self._stream(
@@ -2255,9 +2313,10 @@ EXIT_CODES: List[Tuple[type, int]] = [
 
 def main(argv: Optional[List[str]] = None) -> int:
     """``assistant-stream run`` streams a run's text to the terminal;
-    ``assistant-stream replay FILE`` plays a recording back.  Returns the
-    exit code: 0 the run completed, 1 it ended otherwise, 2 misuse, 3-8 an
-    error (see ``EXIT_CODES``), 130 interrupted (Ctrl-C)."""
+    ``assistant-stream replay FILE`` plays a recording (of a run or a
+    response) back.  Returns the exit code: 0 the run (response) completed,
+    1 it ended otherwise, 2 misuse, 3-8 an error (see ``EXIT_CODES``), 130
+    interrupted (Ctrl-C), 141 the output was closed (``| head``)."""
     import argparse  # only when run as a command
 
     parser = argparse.ArgumentParser(prog="assistant-stream", description="Stream Assistants API runs; the key comes from $OPENAI_API_KEY.")
@@ -2273,7 +2332,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.add_argument("--recover", action="store_true", help="poll the run if the connection drops")
     play = commands.add_parser("replay", help="play a recorded event stream back")
     play.add_argument("file")
-    play.add_argument("--speed", type=float, metavar="EVENTS_PER_SECOND", help="pace the events (default: at once)")
+    play.add_argument("--speed", type=_positive, metavar="EVENTS_PER_SECOND", help="pace the events (default: at once)")
     for command in (run, play):
         command.add_argument("--events", action="store_true", help="one line per event (name, id, size) instead of the text")
     args = parser.parse_args(argv)
@@ -2288,10 +2347,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             elif event.name == "text.delta" and event.text:
                 print(event.text, end="", flush=True)
                 midline = True
-            time.sleep(pace)
+            if pace:
+                time.sleep(pace)
     except KeyboardInterrupt:
         print("\nassistant-stream: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader is gone: nothing to say, and nowhere to say it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that exiting flushes nothing
+        return 141
     except (ValueError, OSError) as error:
         print("assistant-stream: %s" % error, file=sys.stderr)
         return 2
@@ -2302,10 +2365,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         return next(code for cls, code in EXIT_CODES if isinstance(error, cls))
     if midline:
         print(flush=True)
-    run_ = stream.current_run
-    status = run_.get("status") if run_ is not None else None
-    print("run %s: %s" % (run_.get("id") if run_ is not None else "-", status), file=sys.stderr)
-    return 0 if status == "completed" else 1
+    run_, response = stream.current_run, stream.current_response
+    kind, latest = ("response", response) if run_ is None and response is not None else ("run", run_)
+    print("%s %s: %s" % (kind, (latest or {}).get("id", "-"), stream.status), file=sys.stderr)
+    return 0 if stream.status == "completed" else 1
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a number above zero."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:  # NaN too
+        raise argparse.ArgumentTypeError("%r is not a number above zero" % text)
+    return value
 
 
 def _command_stream(args: Any) -> Stream:
@@ -2321,10 +2397,10 @@ def _command_stream(args: Any) -> Stream:
 
 def _event_line(event: Event) -> str:
     """name, the object's id, the payload's size: for debugging a stream."""
-    data = event.data
-    ident = data.get("id") if type(data) is dict else None
-    if ident is None and type(event.snapshot) is dict:  # a delta names its object by index only
-        ident = event.snapshot.get("id")
+    data, source = event.data, event._source
+    ident = data.get("id") or data.get("item_id") if type(data) is dict else None
+    if ident is None and type(source) is dict:  # a derived event: the object it is about (never copied)
+        ident = source.get("id")
     size = len(json.dumps(data)) if not isinstance(data, str) else len(data)
     line = "%-28s %-30s %6d B" % (event.name, ident or "-", size)
     return line + (" %r" % event.text if event.text is not None else "")

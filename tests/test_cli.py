@@ -42,6 +42,37 @@ def test_replay_events_prints_one_line_per_event(capsys):
     assert lines[-1].startswith("end ")
 
 
+def test_replay_of_a_response_recording(capsys):
+    recording = FIXTURES / "responses" / "openllmetry_responses_text_stream.sse"
+    final = assistant_stream.replay(recording).final_response()
+    assert main(["replay", str(recording)]) == 0
+    out, err = capsys.readouterr()
+    assert out == final["output"][0]["content"][0]["text"] + "\n"
+    assert err == "response %s: completed\n" % final["id"]
+
+
+def test_event_lines_name_what_a_response_delta_is_about(capsys):
+    recording = FIXTURES / "responses" / "openllmetry_responses_text_stream.sse"
+    item_id = assistant_stream.replay(recording).final_response()["output"][0]["id"]
+    assert main(["replay", "--events", str(recording)]) == 0
+    deltas = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("response.output_text.delta")]
+    assert len(deltas) == 78 and all(fields[1] == item_id for fields in deltas)
+
+
+def test_an_event_line_copies_nothing():
+    # --events ran in time quadratic in the text: each line took a snapshot.
+    source = {"id": "msg_1", "content": [{"type": "output_text", "text": "x" * 100000}]}
+    event = assistant_stream.Event("text.delta", {"type": "output_text"}, None, "x", source)
+    assert assistant_stream._event_line(event).split()[:2] == ["text.delta", "msg_1"]
+    assert event._snapshot is assistant_stream._UNREAD
+
+
+def test_replay_without_a_speed_never_sleeps(capsys, monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(assistant_stream.time, "sleep", sleeps.append)
+    assert main(["replay", PLAIN]) == 0 and sleeps == []
+
+
 def test_replay_paces_the_events(capsys, monkeypatch):
     sleeps = []
     monkeypatch.setattr(assistant_stream.time, "sleep", sleeps.append)
@@ -126,11 +157,33 @@ def test_a_missing_file_is_misuse(capsys):
     assert "No such file" in capsys.readouterr().err
 
 
-def test_usage_errors_exit_2(capsys):
+@pytest.mark.parametrize(
+    "arguments, shown",
+    [(["run"], "--assistant"), (["replay", "--speed", "-5", PLAIN], "--speed"), (["replay", "--speed", "0", PLAIN], "--speed")],
+)
+def test_usage_errors_exit_2_before_anything_streams(capsys, arguments, shown):
     with pytest.raises(SystemExit) as info:
-        main(["run"])
+        main(arguments)
     assert info.value.code == 2
-    assert "--assistant" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert shown in err and out == ""
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    # assistant-stream replay --events big.sse | head -1
+    deltas = b"".join(
+        sse("thread.message.delta", {"id": "msg_1", "delta": {"content": [{"index": 0, "type": "text", "text": {"value": "w "}}]}})
+        for _ in range(20000)
+    )
+    path = tmp_path / "big.sse"
+    path.write_bytes(deltas)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    command = [sys.executable, "-m", "assistant_stream", "replay", "--events", str(path)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline().startswith(b"thread.message.delta")
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(timeout=30) == 141 and err == b""
 
 
 @pytest.mark.parametrize("cancel", [False, True], ids=["plain", "cancel-on-interrupt"])

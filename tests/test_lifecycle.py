@@ -499,3 +499,72 @@ def test_recovery_refuses_a_list_it_cannot_page_through():
         with pytest.raises(assistant_stream.ProtocolError, match="expected a list of objects"):
             stream.until_done()
         assert stream.closed
+
+
+# -- a continuation that never continues -------------------------------------------------
+
+
+def submit_answers(*bodies, recover=False):
+    """A run that requires get_weather, whose submit_tool_outputs streams answer
+    with ``bodies`` in turn; returns the stream, the mock and the handlers."""
+    import responses
+
+    handlers = assistant_stream.Handlers()
+    handlers.calls = []
+
+    @handlers.tool
+    def get_weather(city):
+        handlers.calls.append(("get_weather", city))
+        if len(handlers.calls) > 3:
+            raise RuntimeError("the tool ran %d times" % len(handlers.calls))  # fail, not loop for ever
+        return "sunny in %s" % city
+
+    api = responses.RequestsMock(assert_all_requests_are_fired=False)
+    api.start()
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", body=required_stream(), content_type="text/event-stream")
+    for body in bodies:
+        api.add(responses.POST, BASE + "/threads/thread_1/runs/run_1/submit_tool_outputs", body=body, content_type="text/event-stream")
+    client = assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=0)
+    return client.stream_run("thread_1", assistant_id="asst_1", handlers=handlers, recover=recover), api, handlers
+
+
+@pytest.mark.parametrize("body", [b"", b'event: thread.run.queued\ndata: {"id": "run_1", "thread'], ids=["empty", "cut"])
+def test_a_continuation_that_ends_before_the_run_goes_on_raises(body):
+    # The run is still requires_action as last received: that must not count
+    # as a stopping point, or the tools would run again and again.
+    stream, api, handlers = submit_answers(body, body, body)
+    try:
+        with pytest.raises(assistant_stream.IncompleteStreamError, match="after the tool outputs were sent, before the run went on"):
+            stream.until_done()
+    finally:
+        api.stop()
+    assert handlers.calls == [("get_weather", "Rome")]
+    assert [call.request.url.rsplit("/", 1)[-1] for call in api.calls] == ["runs", "submit_tool_outputs"]
+    assert stream.closed and stream.status == "requires_action"
+
+
+def test_a_continuation_cut_before_the_run_goes_on_is_recovered():
+    import responses
+
+    stream, api, handlers = submit_answers(b"", recover=True)
+    try:
+        completed = {"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "completed"}
+        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1", json=completed)
+        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1/steps", json={"data": [], "has_more": False})
+        message = {"id": "msg_1", "object": "thread.message", "role": "assistant", "status": "completed"}
+        message["content"] = [{"type": "text", "text": {"value": "Sunny in Rome.", "annotations": []}}]
+        api.add(responses.GET, BASE + "/threads/thread_1/messages", json={"data": [message], "has_more": False})
+        assert stream.until_done() == completed
+    finally:
+        api.stop()
+    assert stream.recovered and stream.text == "Sunny in Rome." and handlers.calls == [("get_weather", "Rome")]
+
+
+def test_a_run_that_asks_again_for_a_submitted_call_is_a_protocol_error():
+    stream, api, handlers = submit_answers(required_stream(), required_stream())
+    try:
+        with pytest.raises(assistant_stream.ProtocolError, match="call_1.*already submitted"):
+            stream.until_done()
+    finally:
+        api.stop()
+    assert handlers.calls == [("get_weather", "Rome")] and len(api.calls) == 2

@@ -210,8 +210,12 @@ def test_responses_that_end_otherwise_are_returned(status, field):
         event("response.output_text.delta", item_id="m", output_index=0, content_index=0, delta=42),
         event("response.completed", response={"id": "r"}),
         event("response.output_item.added", output_index=0, item="not an object"),
+        event("response.output_item.added", output_index=1, item={"type": "message"}),  # items come in order
+        event("response.output_text.done", item_id="m", output_index=0, content_index=0, text=None),
+        event("response.function_call_arguments.done", item_id="f", output_index=0, arguments={"city": "Oslo"}),
+        event("response.reasoning_summary_text.done", item_id="r", output_index=0, summary_index=0, text=7),
     ],
-    ids=["huge index", "delta not text", "no status", "item not an object"],
+    ids=["huge index", "delta not text", "no status", "item not an object", "a gap", "null text", "object arguments", "number text"],
 )
 def test_malformed_responses_events(bad):
     with pytest.raises(assistant_stream.ProtocolError, match="malformed"):
@@ -362,3 +366,196 @@ def test_a_recording_of_a_tool_round_replays_whole(client, tmp_path):
     replayed = assistant_stream.replay(path)
     assert [e.name for e in replayed] == live_names
     assert replayed.text == live.text == "The tools said: sunny."
+
+
+# -- follow-ups, keys and orders the API does not promise ---------------------------------------
+
+BASE = "https://api.example.test/v1"
+CALL = {
+    "id": "fc_1",
+    "type": "function_call",
+    "status": "completed",
+    "arguments": '{"city": "Oslo"}',
+    "call_id": "call_1",
+    "name": "get_weather",
+}
+
+
+def calling(response_id="resp_1", call=CALL):
+    """A whole stream of a response that calls get_weather."""
+    return b"".join(
+        [
+            event("response.created", response=response(id=response_id)),
+            event("response.output_item.added", output_index=0, item=dict(call, status="in_progress", arguments="")),
+            event("response.output_item.done", output_index=0, item=call),
+            event("response.completed", response=response("completed", [call], id=response_id)),
+        ]
+    )
+
+
+def follow_ups(*bodies, **options):
+    """stream_response over a mock whose POST /responses answers the first
+    request with ``calling()`` and the follow-ups with ``bodies`` in turn."""
+    import responses
+
+    api = responses.RequestsMock(assert_all_requests_are_fired=False)
+    api.start()
+    for body in (calling(),) + bodies:
+        api.add(responses.POST, BASE + "/responses", body=body, content_type="text/event-stream")
+    handlers = assistant_stream.Handlers()
+    handlers.calls = []
+
+    @handlers.tool
+    def get_weather(city):
+        handlers.calls.append(city)
+        if len(handlers.calls) > 3:
+            raise RuntimeError("the tool ran %d times" % len(handlers.calls))  # fail, not loop for ever
+        return "sunny"
+
+    client = assistant_stream.Client(api_key="sk-test-0123456789abcdef", base_url=BASE, max_retries=0)
+    return client.stream_response(model="m", input="Oslo", handlers=handlers, **options), api, handlers
+
+
+@pytest.mark.parametrize("recover", [False, True])
+@pytest.mark.parametrize("body", [b"", b'event: response.created\ndata: {"type": "resp'], ids=["empty", "cut"])
+def test_a_follow_up_that_ends_before_its_response_starts_raises(body, recover):
+    # The first response is still 'completed' as last received: that must not
+    # count as the follow-up's end, or the tools would run again and again.
+    stream, api, handlers = follow_ups(body, body, body, recover=recover)
+    try:
+        with pytest.raises(assistant_stream.IncompleteStreamError, match="after the tool outputs were sent, before the next response"):
+            stream.until_done()
+    finally:
+        api.stop()
+    assert handlers.calls == ["Oslo"] and len(api.calls) == 2
+    assert stream.closed and stream.current_response["id"] == "resp_1"
+
+
+def test_a_follow_up_that_calls_a_submitted_call_again_is_a_protocol_error():
+    stream, api, handlers = follow_ups(calling("resp_2"))
+    try:
+        with pytest.raises(assistant_stream.ProtocolError, match="call_1.*already submitted"):
+            stream.until_done()
+    finally:
+        api.stop()
+    assert handlers.calls == ["Oslo"] and len(api.calls) == 2
+
+
+def test_follow_ups_reset_tool_choice_and_keep_a_conversation():
+    # A forced tool_choice would force a call in every round, for ever; and the
+    # API takes a conversation or a previous_response_id, not both.
+    answer = b"".join(
+        [
+            event("response.created", response=response(id="resp_2")),
+            event("response.completed", response=response("completed", id="resp_2")),
+        ]
+    )
+    stream, api, handlers = follow_ups(answer, tool_choice="required", conversation="conv_1", metadata={"k": "v"})
+    try:
+        assert stream.until_done()["id"] == "resp_2"
+    finally:
+        api.stop()
+    first, second = [json.loads(call.request.body) for call in api.calls]
+    assert first == {
+        "model": "m",
+        "input": "Oslo",
+        "tool_choice": "required",
+        "conversation": "conv_1",
+        "metadata": {"k": "v"},
+        "stream": True,
+    }
+    assert second == {
+        "model": "m",
+        "conversation": "conv_1",
+        "metadata": {"k": "v"},
+        "input": [{"type": "function_call_output", "call_id": "call_1", "output": "sunny"}],
+        "stream": True,
+    }
+
+
+def test_the_connection_closes_at_the_final_response_event():
+    from servers import ScriptedServer
+
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hi", "annotations": []}]}
+    script = [event("response.created", response=response()), event("response.completed", response=response("completed", [message]))]
+    with ScriptedServer(script, end="hold") as server:
+        client = assistant_stream.Client(api_key="sk-test-0123456789abcdef", base_url=server.url, max_retries=0)
+        stream = client.stream_response(model="m", input="x")
+        assert stream.until_done()["status"] == "completed"
+        assert server.wait_closed().client_closed  # not the server, when it gave up waiting
+    assert stream.finished and stream.text == "Hi"
+
+
+def test_deltas_that_come_before_their_item_are_kept_and_sent_once():
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "status": "in_progress", "content": []}
+    done = dict(message, status="completed", content=[{"type": "output_text", "text": "Hello", "annotations": []}])
+    call = dict(CALL, status="in_progress", arguments="")
+    handlers = assistant_stream.Handlers()
+    added = []
+    handlers.on("response.output_item.added", lambda e: added.append(e.snapshot))
+    stream, seen, final = play(
+        event("response.created", response=response()),
+        event("response.output_text.delta", item_id="msg_1", output_index=0, content_index=0, delta="Hel"),
+        event("response.function_call_arguments.delta", item_id="fc_1", output_index=1, delta='{"city": '),
+        event("response.output_item.added", output_index=0, item=message),
+        event("response.output_item.added", output_index=1, item=call),
+        event("response.output_text.delta", item_id="msg_1", output_index=0, content_index=0, delta="lo"),
+        event("response.function_call_arguments.delta", item_id="fc_1", output_index=1, delta='"Oslo"}'),
+        event("response.output_text.done", item_id="msg_1", output_index=0, content_index=0, text="Hello"),
+        event("response.output_item.done", output_index=0, item=done),
+        event("response.output_item.done", output_index=1, item=CALL),
+        event("response.completed", response=response("completed", [done, CALL])),
+        handlers=handlers,
+    )
+    assert derived(seen) == [
+        ("text.created", "Hel"),
+        ("text.delta", "Hel"),
+        ("tool_call.created", None),
+        ("tool_call.delta", None),
+        ("text.delta", "lo"),
+        ("tool_call.delta", None),
+        ("text.done", "Hello"),
+        ("tool_call.done", None),
+    ]
+    assert added[0]["content"][0]["text"] == "Hel" and added[1]["arguments"] == '{"city": '
+    assert stream.text == "Hello" and final["output"] == [done, CALL]
+
+
+def test_items_without_ids_are_keyed_by_their_place_in_each_response():
+    part = {"type": "output_text", "text": "", "annotations": []}
+
+    def answer(response_id, text):
+        item = {"type": "message", "role": "assistant", "status": "in_progress", "content": []}
+        done = dict(item, status="completed", content=[dict(part, text=text)])
+        return [
+            event("response.created", response=response(id=response_id)),
+            event("response.output_item.added", output_index=0, item=item),
+            event("response.content_part.added", item_id="msg_x", output_index=0, content_index=0, part=part),
+            event("response.output_text.delta", item_id="msg_x", output_index=0, content_index=0, delta=text),
+            event("response.output_text.done", output_index=0, content_index=0, text=text),
+            event("response.output_item.done", output_index=0, item=done),
+            event("response.completed", response=response("completed", [done], id=response_id)),
+        ]
+
+    stream, seen, final = play(*answer("resp_1", "Checking. "), *answer("resp_2", "Sunny."))
+    assert derived(seen) == [("text.created", ""), ("text.delta", "Checking. "), ("text.done", "Checking. ")] + [
+        ("text.created", ""),
+        ("text.delta", "Sunny."),
+        ("text.done", "Sunny."),
+    ]
+    assert stream.text == "Checking. Sunny."
+
+
+def test_a_final_response_without_the_streamed_output_keeps_and_closes_it():
+    call = dict(CALL, status="in_progress", arguments="")
+    stream, seen, final = play(
+        event("response.created", response=response()),
+        event("response.output_item.added", output_index=0, item={"id": "msg_1", "type": "message", "role": "assistant", "content": []}),
+        event("response.output_text.delta", item_id="msg_1", output_index=0, content_index=0, delta="Hi there"),
+        event("response.output_item.added", output_index=1, item=call),
+        event("response.function_call_arguments.delta", item_id="fc_1", output_index=1, delta="{}"),
+        event("response.completed", response=response("completed", [])),
+    )
+    assert derived(seen)[-2:] == [("text.done", "Hi there"), ("tool_call.done", None)]
+    assert stream.text == "Hi there" and [item["id"] for item in final["output"]] == ["msg_1", "fc_1"]
+    assert final["status"] == "completed" and final["output"][1]["arguments"] == "{}"

@@ -224,6 +224,20 @@ def test_an_unknown_event_with_any_data_reaches_star_and_breaks_nothing():
     assert runs.names == ["thread.run.step.rethinking", "thread.run.completed"]
 
 
+@pytest.mark.parametrize(
+    "spoof", [b"event: end\ndata: {}\n\n", b'data: {"type": "end"}\n\n', b'event: text.delta\ndata: {"text": "x"}\n\n']
+)
+def test_the_server_cannot_send_an_event_the_library_derives(spoof):
+    # end, text.delta, ... are the library's promises (end: finished normally);
+    # a server that sends one is not speaking the protocol.
+    handlers = assistant_stream.Handlers()
+    ends, texts = handlers.on("end", Recorder()), handlers.on("text.delta", Recorder())
+    stream = assistant_stream.replay(sse("thread.run.in_progress", RUN) + spoof + FINISHED, handlers)
+    with pytest.raises(assistant_stream.ProtocolError, match="an event named '(end|text.delta)'"):
+        stream.until_done()
+    assert ends.events == texts.events == [] and stream.status == "in_progress" and stream.closed
+
+
 @pytest.mark.parametrize("body", [b"\n\n\n" + FINISHED, FINISHED + b"\n\n\n", b"\r\n" + FINISHED])
 def test_extra_blank_lines_are_harmless(body):
     assert names(body) == ["thread.run.completed", "done", "end"]
