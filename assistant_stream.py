@@ -975,6 +975,7 @@ class Stream:
         self._body_over = False  # ... and is to be acted on at the next step
         self._continuing = False  # tool outputs sent; the run (or next response) not heard from since
         self._submitted: Set[Any] = set()  # the ids of the tool calls whose outputs were sent
+        self._resume: Optional[Tuple[str, str]] = None  # (thread, run) of a submit_tool_outputs request
         self._finished = False
         self._closed = False
         self._interrupted = False  # an exception left the stream
@@ -1179,7 +1180,7 @@ class Stream:
         finish, recover, or go on with the tools' outputs."""
         self._close_body()
         status = None if self._continuing else self.status  # what was last received is the round before
-        if not self._done and status not in STOP_STATUSES:
+        if self._continuing or (not self._done and status not in STOP_STATUSES):
             where = self._where()
             if cut is None:
                 detail = " (%d bytes of an unfinished event dropped)" % len(self._wire.cut) if self._wire.cut else ""
@@ -1188,10 +1189,7 @@ class Stream:
                 cause = cut.__cause__
                 cut = type(cut)("%s, %s" % (cut, where))
                 cut.__cause__ = cause
-            polled = self._run  # by its id; a follow-up response's id is not known yet
-            if polled is None and not self._continuing:
-                polled = self._response
-            if not (self._recover_seconds and self._client is not None and (polled or {}).get("id")):
+            if not (self._recover_seconds and self._client is not None and self._pollable()):
                 raise cut
             self._recover(cut)  # dispatches what the body would have carried
             self._done = self._body_over = True  # then finish, or run the tools, at the next step
@@ -1204,9 +1202,16 @@ class Stream:
             return
         self._finish()
 
+    def _pollable(self) -> bool:
+        """Whether the run (or response) can be polled: its id is known.  A
+        follow-up response's is not, until its first event."""
+        if self._run is not None or self._resume is not None:
+            return bool((self._run or {}).get("id") or self._resume)
+        return not self._continuing and bool((self._response or {}).get("id"))
+
     def _where(self) -> str:
         """Where a stream that ended early was: for its error message."""
-        kind = "run" if self._run is not None or self._response is None else "response"
+        kind = "run" if self._run is not None or self._resume is not None or self._response is None else "response"
         if self._continuing:
             return "after the tool outputs were sent, before the %s" % ("run went on" if kind == "run" else "next response started")
         if self.status is None:
@@ -1289,12 +1294,19 @@ class Stream:
             {"type": "function_call_output", "call_id": item["call_id"], "output": self._call_tool(item["name"], item["call_id"], item)}
             for item in calls
         ]
-        # The follow-up asks as the request did, but lets the model choose: a
-        # forced tool_choice would force a call in every round.  A conversation
+        # The follow-up asks as the request did, except that a tool_choice that
+        # forces a call is left to the default (it would force one in every
+        # round); allowed_tools keeps its list, in auto mode.  A conversation
         # carries the chain itself (the API refuses it with previous_response_id).
         request = self._request or {}
         body = {key: value for key, value in request.items() if key not in ("input", "previous_response_id", "tool_choice")}
-        if "conversation" not in request:
+        choice = request.get("tool_choice")
+        if choice in ("auto", "none"):
+            body["tool_choice"] = choice
+        elif type(choice) is dict and choice.get("type") == "allowed_tools":  # keep the restriction, not the force
+            body["tool_choice"] = dict(choice, mode="auto")
+        if not request.get("conversation"):
+            body.pop("conversation", None)
             body["previous_response_id"] = self._response["id"]
         body.update(input=outputs, stream=True)
         self._attach(self._client._open_stream("/responses", body))
@@ -1313,12 +1325,20 @@ class Stream:
         except _MALFORMED as exc:
             raise ProtocolError("the response has no valid id: %r" % (exc,)) from None
 
-    def _run_path(self) -> str:
-        """The API path of this stream's run, from the ids the server sent."""
+    def _run_ids(self) -> Tuple[str, str]:
+        """The thread and run ids: as the server sent them, else as requested."""
+        if self._run is None and self._resume is not None:
+            return self._resume
         try:
-            return _run_path((self._run or {})["thread_id"], (self._run or {})["id"])
+            thread_id, run_id = (self._run or {})["thread_id"], (self._run or {})["id"]
+            _run_path(thread_id, run_id)
         except _MALFORMED as exc:
             raise ProtocolError("the run has no valid thread_id and id: %r" % (exc,)) from None
+        return thread_id, run_id
+
+    def _run_path(self) -> str:
+        """The API path of this stream's run."""
+        return _run_path(*self._run_ids())
 
     def _attach(self, response: requests.Response) -> None:
         """Go on reading from a new response (a continuation of the run)."""
@@ -1328,14 +1348,14 @@ class Stream:
         self._done = False
         self._continuing = True
 
-    def _poll(self, path: str, cut: AssistantStreamError, stopped: Collection[str]) -> JSON:
-        """GET ``path`` until its status is one of ``stopped``, backing off."""
+    def _poll(self, path: str, cut: AssistantStreamError, stopped: Callable[[JSON], bool]) -> JSON:
+        """GET ``path`` until ``stopped(answer)``, backing off."""
         assert self._client is not None
         deadline = time.monotonic() + self._recover_seconds
         delay = 0.25
         try:
             found = self._client.request("GET", path)
-            while found.get("status") not in stopped:
+            while not stopped(found):
                 if time.monotonic() + delay > deadline:
                     raise IncompleteStreamError(
                         "the stream was cut (%s) and it was still %r after %g s of polling"
@@ -1352,16 +1372,16 @@ class Stream:
         """Poll the run (or response) until it stops, then dispatch what the
         lost stream would have: what it finished, and its final event."""
         assert self._client is not None
-        if self._run is None:
+        if self._run is None and self._resume is None:
             self._recover_response(cut)
             return
-        assert self._run is not None
-        log.debug("recovering run %s after: %s", self._run.get("id"), cut)
-        run_path = self._run_path()
-        run = self._poll(run_path, cut, STOP_STATUSES)
+        thread_id, run_id = self._run_ids()
+        log.debug("recovering run %s after: %s", run_id, cut)
+        run_path = _run_path(thread_id, run_id)
+        run = self._poll(run_path, cut, self._run_stopped)
         try:
             steps = self._client._list(run_path + "/steps")
-            messages = self._client._list(_thread_path(self._run["thread_id"]) + "/messages", {"run_id": self._run["id"]})
+            messages = self._client._list(_thread_path(thread_id) + "/messages", {"run_id": run_id})
         except AssistantStreamError as exc:
             raise exc from cut
         self._recovered = True
@@ -1371,13 +1391,23 @@ class Stream:
             self._dispatch("thread.message." + message["status"], message)
         self._dispatch("thread.run." + run["status"], run)
 
+    def _run_stopped(self, run: JSON) -> bool:
+        """Whether a polled run has stopped: a run still requiring only the
+        calls just answered has not taken the outputs in yet."""
+        if run.get("status") not in STOP_STATUSES:
+            return False
+        required = {call.get("id") for call in _required_calls(run) if type(call) is dict}
+        return run.get("status") != "requires_action" or not required or not required <= self._submitted
+
     def _recover_response(self, cut: AssistantStreamError) -> None:
         log.debug("recovering response %s after: %s", (self._response or {}).get("id"), cut)
-        response = self._poll(self._response_path(), cut, TERMINAL_STATUSES)
+        response = self._poll(self._response_path(), cut, lambda found: found.get("status") in TERMINAL_STATUSES)
         self._recovered = True
         output = response.get("output")
-        for index, item in enumerate(output if type(output) is list else []):
-            if type(item) is dict and self._item_key(index) not in self._items_done:
+        output = output if type(output) is list else []
+        for item, place in zip(output, _match(output, self._response_output())):
+            if type(item) is dict and (place is None or self._item_key(place) not in self._items_done):
+                index = len(self._response_output()) if place is None else place
                 self._dispatch("response.output_item.done", {"type": "response.output_item.done", "output_index": index, "item": item})
         name = "response." + response["status"]
         if name in self._routes:  # completed, failed, incomplete
@@ -1392,7 +1422,7 @@ class Stream:
         run = self._run
         if self._client is None or run is None or run.get("status") in TERMINAL_STATUSES | {"cancelling"}:
             return
-        if run.get("status") == "requires_action" and not self._interrupted:
+        if run.get("status") == "requires_action" and not self._interrupted and not self._continuing:
             return  # left on purpose: the caller may submit the tool outputs
         try:
             path = self._run_path() + "/cancel"
@@ -1600,13 +1630,9 @@ class Stream:
         output = current.get("output")
         if type(output) is not list:
             output = current["output"] = old_output
-        elif final and len(output) < len(old_output):  # items streamed but not in the final response: kept
-            output += old_output[len(output) :]
         emissions: List[Emission] = [(name, data, None, current)]
         if final:  # whatever the body did not finish, the final response does
-            for index, item in enumerate(output):
-                old = old_output[index] if index < len(old_output) else None
-                emissions += self._item_events(index, item, item, old, True)
+            emissions += self._close_output(output, old_output)
             self._done = True  # the Responses API's 'done': nothing follows on this body
             self._body_over = self._http is not None
         return emissions
@@ -1617,10 +1643,30 @@ class Stream:
         from the item or from the events)."""
         return (len(self._responses), index)
 
+    def _close_output(self, output: List[Any], old_output: List[Any]) -> List[Emission]:
+        """The derived events a final response completes.  Its items are
+        matched to the streamed ones (by id, else by place); streamed items it
+        leaves out are kept, after its own, and closed too."""
+        emissions: List[Emission] = []
+        places = _match(output, old_output)
+        fresh = len(old_output)  # keys for items never streamed
+        for item, place in zip(list(output), places):
+            if place is None:
+                place, fresh = fresh, fresh + 1
+            old = old_output[place] if place < len(old_output) else None
+            emissions += self._item_events(place, item, item, old, True)
+        for place, item in enumerate(old_output):
+            if place not in places and type(item) is dict:
+                kept = snapshot(item)
+                output.append(kept)
+                emissions += self._item_events(place, kept, kept, item, True)
+        return emissions
+
     def _response_output(self) -> List[JSON]:
-        if self._response is None:  # events of a response this stream never saw created
+        if self._response is None or self._continuing:  # events of a response this stream never saw created
             self._response = {"output": []}
             self._responses.append(self._response)
+            self._continuing = False
         output = self._response.setdefault("output", [])
         if type(output) is not list:
             raise TypeError("output is not a list")
@@ -1703,7 +1749,8 @@ class Stream:
         field = _CALL_TEXT[name.split(".")[1]]
         emissions: List[Emission] = [(name, data, None, item)]
         if name.endswith(".done"):
-            item[field] = _text_field(data, field)
+            value = data[field]
+            item[field] = value if type(value) is dict else _text_field(data, field)  # some servers send the object
             return emissions
         fragment = data["delta"]
         if type(fragment) is not str:
@@ -1840,6 +1887,26 @@ def _tool_calls(step: JSON) -> List[JSON]:
     details = step.get("step_details")
     calls = details.get("tool_calls") if type(details) is dict else None
     return calls if type(calls) is list else []
+
+
+def _match(output: List[Any], streamed: List[Any]) -> List[Optional[int]]:
+    """For each item of a final (or polled) output, the place of the same
+    item in the streamed output: the one with its id, else the one at its
+    place unless that one's id says otherwise; None for an item never seen."""
+    places = {item["id"]: place for place, item in enumerate(streamed) if type(item) is dict and type(item.get("id")) is str}
+    found: List[Optional[int]] = []
+    for item in output:
+        ident = item.get("id") if type(item) is dict else None
+        found.append(places.get(ident) if type(ident) is str else None)
+    claimed = set(found)
+    for index, item in enumerate(output):
+        if found[index] is None and index < len(streamed) and index not in claimed:
+            ident = item.get("id") if type(item) is dict else None
+            there = streamed[index].get("id") if type(streamed[index]) is dict else None
+            if not (type(ident) is str and type(there) is str):  # two ids, different: not the same item
+                found[index] = index
+                claimed.add(index)
+    return found
 
 
 def _received(items: List[Any], index: int, accumulated: JSON) -> Any:
@@ -2019,7 +2086,10 @@ class Client:
         """
         path = _run_path(thread_id, run_id) + "/submit_tool_outputs"
         body = {"tool_outputs": tool_outputs}
-        return self._stream(path, body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
+        stream = self._stream(path, body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
+        stream._resume = (thread_id, run_id)  # to poll, should it be cut before the run goes on
+        stream._continuing = True
+        return stream
 
     def stream_response(
         self,
@@ -2336,7 +2406,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     for command in (run, play):
         command.add_argument("--events", action="store_true", help="one line per event (name, id, size) instead of the text")
     args = parser.parse_args(argv)
+    try:
+        return _command(args)
+    except BrokenPipeError:  # the reader is gone (| head): nothing to say, and nowhere to say it
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that exiting flushes nothing
+        except (OSError, ValueError) as exc:  # stdout is not a file
+            log.debug("could not silence stdout: %r", exc)
+        return 141
 
+
+def _command(args: Any) -> int:
+    """Run a parsed command line; return its exit code."""
     pace = 1 / args.speed if args.command == "replay" and args.speed else 0
     midline = False  # text printed without its newline yet
     try:
@@ -2352,9 +2433,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("\nassistant-stream: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader is gone: nothing to say, and nowhere to say it
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that exiting flushes nothing
-        return 141
+    except BrokenPipeError:
+        raise  # not misuse: main() ends quietly
     except (ValueError, OSError) as error:
         print("assistant-stream: %s" % error, file=sys.stderr)
         return 2

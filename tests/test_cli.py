@@ -1,5 +1,6 @@
 """The command line: assistant-stream run / replay."""
 
+import io
 import json
 import os
 import signal
@@ -167,6 +168,18 @@ def test_usage_errors_exit_2_before_anything_streams(capsys, arguments, shown):
     assert info.value.code == 2
     out, err = capsys.readouterr()
     assert shown in err and out == ""
+
+
+def test_a_pipe_closed_before_the_last_newline_ends_quietly(monkeypatch):
+    class Reader(io.StringIO):
+        def write(self, text):  # the reader left after the text: the closing newline fails
+            if text == "\n":
+                raise BrokenPipeError(32, "Broken pipe")
+            return super().write(text)
+
+    monkeypatch.setattr(sys, "stdout", Reader())
+    assert main(["replay", PLAIN]) == 141
+    assert sys.stdout.getvalue() == PLAIN_TEXT
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path):

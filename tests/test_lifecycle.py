@@ -7,7 +7,7 @@ import logging
 import pytest
 
 import assistant_stream
-from conftest import API_KEY, Recorder, new_thread
+from conftest import API_KEY, Recorder, new_thread, sse
 from emulator import Emulator
 
 WEATHER = {
@@ -436,13 +436,16 @@ def test_the_first_response_is_closed_before_the_tools_run(client, emulator):
 BASE = "https://api.example.test/v1"
 
 
-def required_stream(run_changes=None, **call_changes):
-    import conftest
-
+def required_run(run_changes=None, **call_changes):
+    """run_1, requiring get_weather(city="Rome") as call_1."""
     call = dict({"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'}}, **call_changes)
     run = dict({"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "requires_action"}, **(run_changes or {}))
     run["required_action"] = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [call]}}
-    return conftest.sse("thread.run.requires_action", run) + conftest.sse("done", "[DONE]")
+    return run
+
+
+def required_stream(run_changes=None, **call_changes):
+    return sse("thread.run.requires_action", required_run(run_changes, **call_changes)) + sse("done", "[DONE]")
 
 
 @pytest.mark.parametrize(
@@ -504,7 +507,7 @@ def test_recovery_refuses_a_list_it_cannot_page_through():
 # -- a continuation that never continues -------------------------------------------------
 
 
-def submit_answers(*bodies, recover=False):
+def submit_answers(*bodies, **options):
     """A run that requires get_weather, whose submit_tool_outputs streams answer
     with ``bodies`` in turn; returns the stream, the mock and the handlers."""
     import responses
@@ -525,10 +528,22 @@ def submit_answers(*bodies, recover=False):
     for body in bodies:
         api.add(responses.POST, BASE + "/threads/thread_1/runs/run_1/submit_tool_outputs", body=body, content_type="text/event-stream")
     client = assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=0)
-    return client.stream_run("thread_1", assistant_id="asst_1", handlers=handlers, recover=recover), api, handlers
+    return client.stream_run("thread_1", assistant_id="asst_1", handlers=handlers, **options), api, handlers
 
 
-@pytest.mark.parametrize("body", [b"", b'event: thread.run.queued\ndata: {"id": "run_1", "thread'], ids=["empty", "cut"])
+OLD_STEP = {"id": "step_1", "object": "thread.run.step", "run_id": "run_1", "thread_id": "thread_1", "status": "completed"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b'event: thread.run.queued\ndata: {"id": "run_1", "thread',
+        b"event: done\ndata: [DONE]\n\n",
+        sse("thread.run.step.completed", OLD_STEP) + sse("done", "[DONE]"),  # real continuations start so
+    ],
+    ids=["empty", "cut", "done only", "an old step, then done"],
+)
 def test_a_continuation_that_ends_before_the_run_goes_on_raises(body):
     # The run is still requires_action as last received: that must not count
     # as a stopping point, or the tools would run again and again.
@@ -558,6 +573,64 @@ def test_a_continuation_cut_before_the_run_goes_on_is_recovered():
     finally:
         api.stop()
     assert stream.recovered and stream.text == "Sunny in Rome." and handlers.calls == [("get_weather", "Rome")]
+
+
+def test_recovery_polls_past_a_run_that_has_not_taken_the_outputs_in_yet(monkeypatch):
+    import responses
+
+    monkeypatch.setattr(assistant_stream.time, "sleep", lambda seconds: None)
+    stream, api, handlers = submit_answers(b"", recover=True)
+    try:
+        stale = required_run()  # still asking for call_1, just answered
+        completed = {"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "completed"}
+        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1", json=stale)
+        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1", json=completed)
+        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1/steps", json={"data": [], "has_more": False})
+        api.add(responses.GET, BASE + "/threads/thread_1/messages", json={"data": [], "has_more": False})
+        assert stream.until_done() == completed
+    finally:
+        api.stop()
+    assert stream.recovered and handlers.calls == [("get_weather", "Rome")]
+    assert [call.request.method for call in api.calls].count("GET") == 4
+
+
+def test_leaving_during_a_continuation_cancels_the_run():
+    import responses
+
+    continuation = sse("thread.run.step.completed", OLD_STEP) + sse(
+        "thread.run.queued", {"id": "run_1", "thread_id": "thread_1", "status": "queued"}
+    )
+    stream, api, handlers = submit_answers(continuation, cancel_on_interrupt=True)
+    try:
+        api.add(responses.POST, BASE + "/threads/thread_1/runs/run_1/cancel", json={"id": "run_1", "status": "cancelling"})
+        for event in stream:
+            if event.name == "thread.run.step.completed":  # the continuation's first event: the run is going again
+                break
+    finally:
+        api.stop()
+    assert stream.status == "requires_action"  # as last received, yet running again
+    assert [call.request.url.rsplit("/", 1)[-1] for call in api.calls] == ["runs", "submit_tool_outputs", "cancel"]
+
+
+@pytest.mark.parametrize("recover", [False, True])
+def test_a_submit_stream_cut_before_the_run_goes_on(monkeypatch, recover):
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        cut = sse("thread.run.step.completed", OLD_STEP)
+        api.add(responses.POST, BASE + "/threads/thread_1/runs/run_1/submit_tool_outputs", body=cut, content_type="text/event-stream")
+        completed = {"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "completed"}
+        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1", json=completed)
+        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1/steps", json={"data": [], "has_more": False})
+        api.add(responses.GET, BASE + "/threads/thread_1/messages", json={"data": [], "has_more": False})
+        client = assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=0)
+        stream = client.submit_tool_outputs("thread_1", "run_1", [{"tool_call_id": "call_1", "output": "x"}], recover=recover)
+        if recover:
+            assert stream.until_done() == completed and stream.recovered
+        else:
+            with pytest.raises(assistant_stream.IncompleteStreamError, match="after the tool outputs were sent, before the run went on"):
+                stream.until_done()
+            assert stream.current_run is None
 
 
 def test_a_run_that_asks_again_for_a_submitted_call_is_a_protocol_error():

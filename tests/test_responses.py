@@ -212,10 +212,10 @@ def test_responses_that_end_otherwise_are_returned(status, field):
         event("response.output_item.added", output_index=0, item="not an object"),
         event("response.output_item.added", output_index=1, item={"type": "message"}),  # items come in order
         event("response.output_text.done", item_id="m", output_index=0, content_index=0, text=None),
-        event("response.function_call_arguments.done", item_id="f", output_index=0, arguments={"city": "Oslo"}),
+        event("response.function_call_arguments.done", item_id="f", output_index=0, arguments=42),
         event("response.reasoning_summary_text.done", item_id="r", output_index=0, summary_index=0, text=7),
     ],
-    ids=["huge index", "delta not text", "no status", "item not an object", "a gap", "null text", "object arguments", "number text"],
+    ids=["huge index", "delta not text", "no status", "item not an object", "a gap", "null text", "number arguments", "number text"],
 )
 def test_malformed_responses_events(bad):
     with pytest.raises(assistant_stream.ProtocolError, match="malformed"):
@@ -393,14 +393,14 @@ def calling(response_id="resp_1", call=CALL):
     )
 
 
-def follow_ups(*bodies, **options):
+def follow_ups(*bodies, first=None, **options):
     """stream_response over a mock whose POST /responses answers the first
-    request with ``calling()`` and the follow-ups with ``bodies`` in turn."""
+    request with ``first`` (``calling()``) and the follow-ups with ``bodies``."""
     import responses
 
     api = responses.RequestsMock(assert_all_requests_are_fired=False)
     api.start()
-    for body in (calling(),) + bodies:
+    for body in (first or calling(),) + bodies:
         api.add(responses.POST, BASE + "/responses", body=body, content_type="text/event-stream")
     handlers = assistant_stream.Handlers()
     handlers.calls = []
@@ -417,7 +417,9 @@ def follow_ups(*bodies, **options):
 
 
 @pytest.mark.parametrize("recover", [False, True])
-@pytest.mark.parametrize("body", [b"", b'event: response.created\ndata: {"type": "resp'], ids=["empty", "cut"])
+@pytest.mark.parametrize(
+    "body", [b"", b'event: response.created\ndata: {"type": "resp', b"data: [DONE]\n\n"], ids=["empty", "cut", "done only"]
+)
 def test_a_follow_up_that_ends_before_its_response_starts_raises(body, recover):
     # The first response is still 'completed' as last received: that must not
     # count as the follow-up's end, or the tools would run again and again.
@@ -559,3 +561,111 @@ def test_a_final_response_without_the_streamed_output_keeps_and_closes_it():
     assert derived(seen)[-2:] == [("text.done", "Hi there"), ("tool_call.done", None)]
     assert stream.text == "Hi there" and [item["id"] for item in final["output"]] == ["msg_1", "fc_1"]
     assert final["status"] == "completed" and final["output"][1]["arguments"] == "{}"
+
+
+def run_follow_ups(*bodies, **options):
+    stream, api, handlers = follow_ups(*bodies, **options)
+    try:
+        final = stream.until_done()
+    finally:
+        api.stop()
+    return stream, final, [json.loads(call.request.body) for call in api.calls], handlers
+
+
+ANSWER = b"".join(
+    [event("response.created", response=response(id="resp_2")), event("response.completed", response=response("completed", id="resp_2"))]
+)
+
+
+@pytest.mark.parametrize(
+    "choice, then",
+    [
+        ("auto", "auto"),
+        ("required", None),
+        ({"type": "function", "name": "get_weather"}, None),
+        (
+            {"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "get_weather"}]},
+            {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "get_weather"}]},
+        ),
+    ],
+    ids=["auto", "required", "a function", "allowed tools"],
+)
+def test_follow_ups_stop_forcing_a_call_but_keep_a_restriction(choice, then):
+    stream, final, (first, second), handlers = run_follow_ups(ANSWER, tool_choice=choice)
+    assert first["tool_choice"] == choice and second.get("tool_choice") == then
+    assert second["previous_response_id"] == "resp_1"
+
+
+def test_a_conversation_of_none_is_no_conversation():
+    stream, final, (first, second), handlers = run_follow_ups(ANSWER, conversation=None)
+    assert second["previous_response_id"] == "resp_1" and "conversation" not in second
+
+
+def test_a_follow_up_whose_events_come_before_its_response_created():
+    message = {"id": "msg_2", "type": "message", "role": "assistant", "content": []}
+    done = dict(message, status="completed", content=[{"type": "output_text", "text": "Sunny.", "annotations": []}])
+    early = b"".join(
+        [
+            event("response.output_item.added", output_index=0, item=message),
+            event("response.output_text.delta", item_id="msg_2", output_index=0, content_index=0, delta="Sunny."),
+            event("response.created", response=response(id="resp_2")),
+            event("response.completed", response=response("completed", [done], id="resp_2")),
+        ]
+    )
+    stream, api, handlers = follow_ups(early)
+    seen = handlers.on("*", Recorder())
+    try:
+        final = stream.until_done()
+    finally:
+        api.stop()
+    assert final["id"] == "resp_2" and final["output"] == [done] and stream.text == "Sunny."
+    assert derived(seen)[-3:] == [("text.created", "Sunny."), ("text.delta", "Sunny."), ("text.done", "Sunny.")]
+    assert seen.names.count("text.created") == 1
+    assert [e.snapshot for e in seen.events if e.name == "tool_call.done"] == [CALL]  # read now: round 1's call untouched
+
+
+def test_a_final_output_in_another_order_is_matched_by_id():
+    reasoning = {"id": "rs_1", "type": "reasoning", "summary": []}
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "content": []}
+    done = dict(message, status="completed", content=[{"type": "output_text", "text": "Hello", "annotations": []}])
+    stream, seen, final = play(
+        event("response.created", response=response()),
+        event("response.output_item.added", output_index=0, item=reasoning),
+        event("response.output_item.added", output_index=1, item=message),
+        event("response.output_text.delta", item_id="msg_1", output_index=1, content_index=0, delta="Hello"),
+        event("response.completed", response=response("completed", [done])),  # no reasoning item
+    )
+    assert derived(seen) == [("text.created", "Hello"), ("text.delta", "Hello"), ("text.done", "Hello")]
+    assert stream.text == "Hello" and final["output"] == [done, reasoning]  # kept, after the final response's own
+
+
+def test_a_call_the_final_response_leaves_out_is_kept_whole_and_runs():
+    call = dict(CALL, status="in_progress", arguments="")
+    streamed = b"".join(
+        [
+            event("response.created", response=response()),
+            event("response.output_item.added", output_index=0, item=call),
+            event("response.function_call_arguments.delta", item_id="fc_1", output_index=0, delta='{"city": '),
+            event("response.function_call_arguments.delta", item_id="fc_1", output_index=0, delta='"Oslo"}'),
+            event("response.completed", response=response("completed", [])),
+        ]
+    )
+    stream, final, bodies, handlers = run_follow_ups(ANSWER, first=streamed)
+    assert handlers.calls == ["Oslo"] and bodies[1]["input"][0]["call_id"] == "call_1"
+    replayed = assistant_stream.replay(streamed)
+    done = [event_ for event_ in replayed if event_.name == "tool_call.done"]
+    assert done[0].snapshot["arguments"] == '{"city": "Oslo"}' and type(replayed.final_response()["output"][0]["arguments"]) is str
+
+
+def test_arguments_sent_as_an_object_are_taken_as_they_are():
+    call = dict(CALL, status="in_progress", arguments="")
+    streamed = b"".join(
+        [
+            event("response.created", response=response()),
+            event("response.output_item.added", output_index=0, item=call),
+            event("response.function_call_arguments.done", item_id="fc_1", output_index=0, arguments={"city": "Oslo"}),
+            event("response.completed", response=response("completed", [])),
+        ]
+    )
+    stream, final, bodies, handlers = run_follow_ups(ANSWER, first=streamed)
+    assert handlers.calls == ["Oslo"]
