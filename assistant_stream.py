@@ -580,8 +580,6 @@ class _Wire:
                         data = text  # an unknown event may carry anything
                 if name == "message" and type(data) is dict and type(data.get("type")) is str:
                     name = data["type"]  # no event line: some servers name events in their JSON only
-                if name in DERIVED_EVENTS:  # 'end' means finished normally: only the Stream may say so
-                    raise ProtocolError("the server sent an event named %r, a name for events this library derives" % name)
                 if type(data) is not dict and name in API_EVENTS:
                     raise ProtocolError("event %r carries %s, not a JSON object" % (name, type(data).__name__))
                 yield name, data
@@ -930,6 +928,7 @@ class Stream:
         cancel_on_interrupt: bool = False,
         recover: Union[bool, float] = False,
         request: Optional[JSON] = None,
+        resume: Optional[Tuple[str, str]] = None,
     ):
         self._handlers = handlers if handlers is not None else Handlers()
         self._request = request  # a Responses request, repeated with the tools' outputs
@@ -973,9 +972,9 @@ class Stream:
         self._debug = log.isEnabledFor(logging.DEBUG)  # checked once, not per event
         self._done = False  # the body said 'done' (or sent the response's final event)
         self._body_over = False  # ... and is to be acted on at the next step
-        self._continuing = False  # tool outputs sent; the run (or next response) not heard from since
+        self._resume = resume  # (thread, run) of a submit_tool_outputs request, to poll by
+        self._continuing = resume is not None  # tool outputs sent; the run (or next response) not heard from since
         self._submitted: Set[Any] = set()  # the ids of the tool calls whose outputs were sent
-        self._resume: Optional[Tuple[str, str]] = None  # (thread, run) of a submit_tool_outputs request
         self._finished = False
         self._closed = False
         self._interrupted = False  # an exception left the stream
@@ -1138,6 +1137,8 @@ class Stream:
             elif name == "error":
                 self._emit([("error", data, None, data)])
                 raise _stream_error(data)
+            elif name in DERIVED_EVENTS:  # 'end' means finished normally: only the Stream may say so
+                raise ProtocolError("the server sent an event named %r, a name for events this library derives" % name)
             else:
                 self._emit([(name, data, None, None)])
             return
@@ -1325,20 +1326,19 @@ class Stream:
         except _MALFORMED as exc:
             raise ProtocolError("the response has no valid id: %r" % (exc,)) from None
 
-    def _run_ids(self) -> Tuple[str, str]:
+    def _run_ids(self) -> Tuple[Any, Any]:
         """The thread and run ids: as the server sent them, else as requested."""
         if self._run is None and self._resume is not None:
             return self._resume
-        try:
-            thread_id, run_id = (self._run or {})["thread_id"], (self._run or {})["id"]
-            _run_path(thread_id, run_id)
-        except _MALFORMED as exc:
-            raise ProtocolError("the run has no valid thread_id and id: %r" % (exc,)) from None
-        return thread_id, run_id
+        run = self._run or {}
+        return run.get("thread_id"), run.get("id")
 
     def _run_path(self) -> str:
-        """The API path of this stream's run."""
-        return _run_path(*self._run_ids())
+        """The API path of this stream's run, its ids checked."""
+        try:
+            return _run_path(*self._run_ids())
+        except ValueError as exc:
+            raise ProtocolError("the run has no valid thread_id and id: %r" % (exc,)) from None
 
     def _attach(self, response: requests.Response) -> None:
         """Go on reading from a new response (a continuation of the run)."""
@@ -1375,9 +1375,9 @@ class Stream:
         if self._run is None and self._resume is None:
             self._recover_response(cut)
             return
+        run_path = self._run_path()
         thread_id, run_id = self._run_ids()
         log.debug("recovering run %s after: %s", run_id, cut)
-        run_path = _run_path(thread_id, run_id)
         run = self._poll(run_path, cut, self._run_stopped)
         try:
             steps = self._client._list(run_path + "/steps")
@@ -1405,9 +1405,10 @@ class Stream:
         self._recovered = True
         output = response.get("output")
         output = output if type(output) is list else []
-        for item, place in zip(output, _match(output, self._response_output())):
+        streamed = self._response_output()
+        for item, place in zip(output, _match(output, streamed)):
             if type(item) is dict and (place is None or self._item_key(place) not in self._items_done):
-                index = len(self._response_output()) if place is None else place
+                index = len(streamed) if place is None else place  # a new item goes after the others
                 self._dispatch("response.output_item.done", {"type": "response.output_item.done", "output_index": index, "item": item})
         name = "response." + response["status"]
         if name in self._routes:  # completed, failed, incomplete
@@ -1650,7 +1651,7 @@ class Stream:
         emissions: List[Emission] = []
         places = _match(output, old_output)
         fresh = len(old_output)  # keys for items never streamed
-        for item, place in zip(list(output), places):
+        for item, place in zip(output, places):
             if place is None:
                 place, fresh = fresh, fresh + 1
             old = old_output[place] if place < len(old_output) else None
@@ -2086,10 +2087,9 @@ class Client:
         """
         path = _run_path(thread_id, run_id) + "/submit_tool_outputs"
         body = {"tool_outputs": tool_outputs}
-        stream = self._stream(path, body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
-        stream._resume = (thread_id, run_id)  # to poll, should it be cut before the run goes on
-        stream._continuing = True
-        return stream
+        return self._stream(
+            path, body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover, resume=(thread_id, run_id)
+        )
 
     def stream_response(
         self,
