@@ -18,6 +18,18 @@ import assistant_stream  # noqa: E402
 from emulator import Emulator  # noqa: E402
 
 API_KEY = "sk-test-0123456789abcdef"
+# Each documented HTTP status and the error class it raises.
+STATUS_ERRORS = [
+    (400, assistant_stream.BadRequestError),
+    (401, assistant_stream.AuthenticationError),
+    (403, assistant_stream.PermissionDeniedError),
+    (404, assistant_stream.NotFoundError),
+    (409, assistant_stream.ConflictError),
+    (422, assistant_stream.UnprocessableEntityError),
+    (429, assistant_stream.RateLimitError),
+    (500, assistant_stream.InternalServerError),
+    (503, assistant_stream.InternalServerError),
+]
 
 
 # -- building and slicing event streams ---------------------------------------

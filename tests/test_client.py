@@ -8,7 +8,7 @@ import requests
 import responses
 
 import assistant_stream
-from conftest import API_KEY, FIXTURES, sse
+from conftest import API_KEY, FIXTURES, STATUS_ERRORS, sse
 
 BASE = "https://api.example.test/v1"
 RUN = {"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "completed"}
@@ -116,18 +116,7 @@ def test_invalid_paths_are_refused(api, client, bad):
     assert len(api.calls) == 0
 
 
-ERRORS = [
-    (400, assistant_stream.BadRequestError),
-    (401, assistant_stream.AuthenticationError),
-    (403, assistant_stream.PermissionDeniedError),
-    (404, assistant_stream.NotFoundError),
-    (409, assistant_stream.ConflictError),
-    (422, assistant_stream.UnprocessableEntityError),
-    (429, assistant_stream.RateLimitError),
-    (500, assistant_stream.InternalServerError),
-    (503, assistant_stream.InternalServerError),
-    (418, assistant_stream.APIStatusError),
-]
+ERRORS = STATUS_ERRORS + [(418, assistant_stream.APIStatusError)]
 
 
 @pytest.mark.parametrize("status, cls", ERRORS)

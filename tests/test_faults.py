@@ -4,7 +4,7 @@ from the server — the connection closed within a bounded time."""
 import pytest
 
 import assistant_stream
-from conftest import API_KEY, Recorder, new_thread
+from conftest import API_KEY, STATUS_ERRORS, Recorder, new_thread
 
 BOUND = 5.0  # seconds the server may wait to see the connection closed
 # The emulator's run: 7 lifecycle events, then one text delta per word of
@@ -71,20 +71,7 @@ def test_an_error_event_mid_stream(client, emulator):
     assert closed_by_client(emulator)
 
 
-ERRORS = [
-    (400, assistant_stream.BadRequestError),
-    (401, assistant_stream.AuthenticationError),
-    (403, assistant_stream.PermissionDeniedError),
-    (404, assistant_stream.NotFoundError),
-    (409, assistant_stream.ConflictError),
-    (422, assistant_stream.UnprocessableEntityError),
-    (429, assistant_stream.RateLimitError),
-    (500, assistant_stream.InternalServerError),
-    (503, assistant_stream.InternalServerError),
-]
-
-
-@pytest.mark.parametrize("status, cls", ERRORS)
+@pytest.mark.parametrize("status, cls", STATUS_ERRORS)
 def test_http_errors_with_json_bodies_and_request_ids(emulator, status, cls):
     client = assistant_stream.Client(api_key=API_KEY, base_url=emulator.base_url, max_retries=0)
     with pytest.raises(cls) as info:

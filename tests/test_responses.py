@@ -416,6 +416,20 @@ def follow_ups(*bodies, first=None, **options):
     return client.stream_response(model="m", input="Oslo", handlers=handlers, **options), api, handlers
 
 
+def run_follow_ups(*bodies, **options):
+    stream, api, handlers = follow_ups(*bodies, **options)
+    try:
+        final = stream.until_done()
+    finally:
+        api.stop()
+    return stream, final, [json.loads(call.request.body) for call in api.calls], handlers
+
+
+ANSWER = b"".join(
+    [event("response.created", response=response(id="resp_2")), event("response.completed", response=response("completed", id="resp_2"))]
+)
+
+
 @pytest.mark.parametrize("recover", [False, True])
 @pytest.mark.parametrize(
     "body", [b"", b'event: response.created\ndata: {"type": "resp', b"data: [DONE]\n\n"], ids=["empty", "cut", "done only"]
@@ -446,18 +460,8 @@ def test_a_follow_up_that_calls_a_submitted_call_again_is_a_protocol_error():
 def test_follow_ups_reset_tool_choice_and_keep_a_conversation():
     # A forced tool_choice would force a call in every round, for ever; and the
     # API takes a conversation or a previous_response_id, not both.
-    answer = b"".join(
-        [
-            event("response.created", response=response(id="resp_2")),
-            event("response.completed", response=response("completed", id="resp_2")),
-        ]
-    )
-    stream, api, handlers = follow_ups(answer, tool_choice="required", conversation="conv_1", metadata={"k": "v"})
-    try:
-        assert stream.until_done()["id"] == "resp_2"
-    finally:
-        api.stop()
-    first, second = [json.loads(call.request.body) for call in api.calls]
+    stream, final, (first, second), handlers = run_follow_ups(ANSWER, tool_choice="required", conversation="conv_1", metadata={"k": "v"})
+    assert final["id"] == "resp_2"
     assert first == {
         "model": "m",
         "input": "Oslo",
@@ -561,20 +565,6 @@ def test_a_final_response_without_the_streamed_output_keeps_and_closes_it():
     assert derived(seen)[-2:] == [("text.done", "Hi there"), ("tool_call.done", None)]
     assert stream.text == "Hi there" and [item["id"] for item in final["output"]] == ["msg_1", "fc_1"]
     assert final["status"] == "completed" and final["output"][1]["arguments"] == "{}"
-
-
-def run_follow_ups(*bodies, **options):
-    stream, api, handlers = follow_ups(*bodies, **options)
-    try:
-        final = stream.until_done()
-    finally:
-        api.stop()
-    return stream, final, [json.loads(call.request.body) for call in api.calls], handlers
-
-
-ANSWER = b"".join(
-    [event("response.created", response=response(id="resp_2")), event("response.completed", response=response("completed", id="resp_2"))]
-)
 
 
 @pytest.mark.parametrize(
