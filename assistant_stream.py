@@ -64,15 +64,20 @@ from typing import (
     Any,
     Callable,
     Collection,
+    Container,
     Deque,
     Dict,
+    FrozenSet,
     Iterable,
     Iterator,
     List,
+    NamedTuple,
     Optional,
     Pattern,
+    Protocol,
     Set,
     Tuple,
+    Type,
     Union,
 )
 from urllib.parse import quote
@@ -111,16 +116,12 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------
-# Constants
+# Event names and statuses
 # ---------------------------------------------------------------------------
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-DEFAULT_TIMEOUT = 600.0
-DEFAULT_MAX_RETRIES = 2
-MAX_EVENT_BYTES = 16 * 1024 * 1024  # one event, as received
-MAX_EVENT_LINES = 1000  # sseclient-py's cost grows with lines x bytes
-
-RUN_EVENTS = (
+# The Assistants API v2 stream.
+_THREAD_EVENTS = ("thread.created",)
+_RUN_EVENTS = (
     "thread.run.created",
     "thread.run.queued",
     "thread.run.in_progress",
@@ -132,7 +133,7 @@ RUN_EVENTS = (
     "thread.run.cancelled",
     "thread.run.expired",
 )
-STEP_EVENTS = (
+_STEP_EVENTS = (
     "thread.run.step.created",
     "thread.run.step.in_progress",
     "thread.run.step.delta",
@@ -141,47 +142,96 @@ STEP_EVENTS = (
     "thread.run.step.cancelled",
     "thread.run.step.expired",
 )
-MESSAGE_EVENTS = (
+_MESSAGE_EVENTS = (
     "thread.message.created",
     "thread.message.in_progress",
     "thread.message.delta",
     "thread.message.completed",
     "thread.message.incomplete",
 )
+# The short names the API reference uses in prose: "run.created", "step.delta", ...
+_SHORT_PREFIXES = (("run.", "thread.run."), ("step.", "thread.run.step."), ("message.", "thread.message."))
+
 # The Responses API's stream, as of its reference (2026-11): named SSE events, no "done".
-RESPONSE_EVENTS = tuple(
-    "response." + name
-    for name in (
-        "created in_progress queued completed failed incomplete"
-        " output_item.added output_item.done content_part.added content_part.done"
-        " output_text.delta output_text.done output_text.annotation.added refusal.delta refusal.done"
-        " function_call_arguments.delta function_call_arguments.done"
-        " custom_tool_call_input.delta custom_tool_call_input.done"
-        " mcp_call_arguments.delta mcp_call_arguments.done"
-        " code_interpreter_call_code.delta code_interpreter_call_code.done"
-        " code_interpreter_call.in_progress code_interpreter_call.interpreting code_interpreter_call.completed"
-        " file_search_call.in_progress file_search_call.searching file_search_call.completed"
-        " web_search_call.in_progress web_search_call.searching web_search_call.completed"
-        " image_generation_call.in_progress image_generation_call.generating"
-        " image_generation_call.partial_image image_generation_call.completed"
-        " mcp_call.in_progress mcp_call.completed mcp_call.failed"
-        " mcp_list_tools.in_progress mcp_list_tools.completed mcp_list_tools.failed"
-        " reasoning_summary_part.added reasoning_summary_part.done"
-        " reasoning_summary_text.delta reasoning_summary_text.done reasoning_text.delta reasoning_text.done"
-        " audio.delta audio.done audio.transcript.delta audio.transcript.done"
-        " shell_call_command.added shell_call_command.delta shell_call_command.done"
-        " shell_call_output_content.delta shell_call_output_content.done compaction.compacting"
-    ).split()
+_RESPONSE_FINAL_EVENTS = (
+    "response.completed",
+    "response.failed",
+    "response.incomplete",
+    "response.cancelled",  # never streamed (the API's webhook name): what recovery dispatches for a cancelled response
 )
-# Output items that are tool calls, and the key their streamed text goes under.
+_RESPONSE_EVENTS = _RESPONSE_FINAL_EVENTS + (
+    "response.created",
+    "response.in_progress",
+    "response.queued",
+    "response.output_item.added",
+    "response.output_item.done",
+    "response.content_part.added",
+    "response.content_part.done",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.output_text.annotation.added",
+    "response.refusal.delta",
+    "response.refusal.done",
+    "response.function_call_arguments.delta",
+    "response.function_call_arguments.done",
+    "response.custom_tool_call_input.delta",
+    "response.custom_tool_call_input.done",
+    "response.mcp_call_arguments.delta",
+    "response.mcp_call_arguments.done",
+    "response.code_interpreter_call_code.delta",
+    "response.code_interpreter_call_code.done",
+    "response.code_interpreter_call.in_progress",
+    "response.code_interpreter_call.interpreting",
+    "response.code_interpreter_call.completed",
+    "response.file_search_call.in_progress",
+    "response.file_search_call.searching",
+    "response.file_search_call.completed",
+    "response.web_search_call.in_progress",
+    "response.web_search_call.searching",
+    "response.web_search_call.completed",
+    "response.image_generation_call.in_progress",
+    "response.image_generation_call.generating",
+    "response.image_generation_call.partial_image",
+    "response.image_generation_call.completed",
+    "response.mcp_call.in_progress",
+    "response.mcp_call.completed",
+    "response.mcp_call.failed",
+    "response.mcp_list_tools.in_progress",
+    "response.mcp_list_tools.completed",
+    "response.mcp_list_tools.failed",
+    "response.reasoning_summary_part.added",
+    "response.reasoning_summary_part.done",
+    "response.reasoning_summary_text.delta",
+    "response.reasoning_summary_text.done",
+    "response.reasoning_text.delta",
+    "response.reasoning_text.done",
+    "response.audio.delta",
+    "response.audio.done",
+    "response.audio.transcript.delta",
+    "response.audio.transcript.done",
+    "response.shell_call_command.added",
+    "response.shell_call_command.delta",
+    "response.shell_call_command.done",
+    "response.shell_call_output_content.delta",
+    "response.shell_call_output_content.done",
+    "response.compaction.compacting",
+)
+# The streamed text of the output items that are tool calls, and the key it goes under.
 _CALL_TEXT = {
-    "function_call_arguments": "arguments",
-    "custom_tool_call_input": "input",
-    "mcp_call_arguments": "arguments",
-    "code_interpreter_call_code": "code",
+    "response.function_call_arguments.delta": "arguments",
+    "response.function_call_arguments.done": "arguments",
+    "response.custom_tool_call_input.delta": "input",
+    "response.custom_tool_call_input.done": "input",
+    "response.mcp_call_arguments.delta": "arguments",
+    "response.mcp_call_arguments.done": "arguments",
+    "response.code_interpreter_call_code.delta": "code",
+    "response.code_interpreter_call_code.done": "code",
 }
-API_EVENTS = frozenset(("thread.created", "error", "done") + RUN_EVENTS + STEP_EVENTS + MESSAGE_EVENTS + RESPONSE_EVENTS)
-DERIVED_EVENTS = frozenset(
+
+# Every API's: an error, and the end of a body ("done", or a data line "[DONE]").
+_SHARED_EVENTS = ("error", "done")
+# The events this module derives from the API's.
+_DERIVED_EVENTS = frozenset(
     (
         "text.created",
         "text.delta",
@@ -193,17 +243,25 @@ DERIVED_EVENTS = frozenset(
         "end",
     )
 )
-# The short names the API reference uses in prose: "run.created", "step.delta", ...
-SHORT_PREFIXES = (("run.", "thread.run."), ("step.", "thread.run.step."), ("message.", "thread.message."))
 
-TERMINAL_STATUSES = frozenset(("completed", "failed", "cancelled", "expired", "incomplete"))
-# A stream may end once its run is in one of these: nothing more will come.
-STOP_STATUSES = TERMINAL_STATUSES | {"requires_action"}
+_TERMINAL = frozenset(("completed", "failed", "cancelled", "expired", "incomplete"))
+# A body may end once its run is in one of these: nothing more will come.
+_STOPS = _TERMINAL | {"requires_action"}
+_MESSAGE_FINAL = ("completed", "incomplete")
 
-RECOVER_SECONDS = 300.0  # recover=True polls the run for at most this long
-CANCEL_TIMEOUT = 10.0  # cancel_on_interrupt's request gives up after this
-RETRY_STATUSES = frozenset((408, 409, 429))  # and every 5xx
-RETRY_AFTER_LIMIT = 60.0  # longer Retry-After values are not honoured
+# ---------------------------------------------------------------------------
+# Constants and types
+# ---------------------------------------------------------------------------
+
+_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_DEFAULT_TIMEOUT = 600.0
+_DEFAULT_MAX_RETRIES = 2
+_MAX_EVENT_BYTES = 16 * 1024 * 1024  # one event, as received
+_MAX_EVENT_LINES = 1000  # sseclient-py's cost grows with lines x bytes
+_RECOVER_SECONDS = 300.0  # recover=True polls for at most this long
+_CANCEL_TIMEOUT = 10.0  # cancel_on_interrupt's request gives up after this
+_RETRY_STATUSES = frozenset((408, 409, 429))  # and every 5xx
+_RETRY_AFTER_LIMIT = 60.0  # longer Retry-After values are not honoured
 
 _BOM = b"\xef\xbb\xbf"
 _READ_SIZE = 65536
@@ -211,12 +269,17 @@ _ERROR_BODY_LIMIT = 65536
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,256}\Z")
 _SECRET_HEADER = re.compile(r"auth|key|token|secret", re.IGNORECASE)  # default_headers kept out of messages
 
-log = logging.getLogger("assistant_stream")
+_log = logging.getLogger("assistant_stream")
 # The C scanner under json.loads: (value, end). Not in typeshed, there since Python 2.6.
 _scan_json: Callable[[str, int], Tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 JSON = Dict[str, Any]
 Callback = Callable[["Event"], Any]
+# What an accumulator hands the stream to dispatch: name, data, text, snapshot source.
+Emission = Tuple[str, Any, Optional[str], Any]
+Route = Callable[[str, JSON], List[Emission]]
+# What a malformed payload raises while it is taken apart: a ProtocolError.
+_MALFORMED = (KeyError, TypeError, AttributeError, ValueError, IndexError, RecursionError)
 
 # ---------------------------------------------------------------------------
 # Exceptions
@@ -297,11 +360,14 @@ class StreamError(AssistantStreamError):
 
 
 class IncompleteStreamError(AssistantStreamError):
-    """The body ended before ``done`` while the run could still go on."""
+    """The body ended, or the connection dropped, while the run (or the
+    response) could still go on; or after tool outputs were sent, before it
+    went on."""
 
 
 class ProtocolError(AssistantStreamError):
-    """The server's answer is not a valid Assistants event stream."""
+    """The server's answer does not follow the protocol: not an event stream,
+    invalid JSON or UTF-8, an event too large, a field of the wrong shape."""
 
 
 _STATUS_ERRORS = {
@@ -313,6 +379,20 @@ _STATUS_ERRORS = {
     422: UnprocessableEntityError,
     429: RateLimitError,
 }
+
+
+def _stream_error(data: Any) -> StreamError:
+    """The exception for an ``error`` event."""
+    error = data.get("error", data) if type(data) is dict else data
+    message = error.get("message") if type(error) is dict else None
+    code = error.get("code") if type(error) is dict else None
+    text = "the server sent an error event"
+    if code:
+        text += " (%s)" % code
+    if message:
+        text += ": %s" % message
+    return StreamError(text, error=data)
+
 
 # ---------------------------------------------------------------------------
 # Event
@@ -328,9 +408,10 @@ class Event:
     ``data``     the parsed JSON payload ("[DONE]" for ``done``)
     ``text``     text events only: the fragment for ``text.delta``, the whole
                  text for ``text.created`` / ``text.done``; None otherwise
-    ``snapshot`` the accumulated message, run step, run, text part or tool
-                 call, API-shaped; built when first read, from the stream's
-                 state at that moment (read it before the stream moves on)
+    ``snapshot`` the accumulated message, run step, run, response, output
+                 item, text part or tool call, API-shaped; built when first
+                 read, from the stream's state at that moment (read it before
+                 the stream moves on)
     ``stream``   the Stream that dispatched it
     """
 
@@ -347,7 +428,7 @@ class Event:
     @property
     def snapshot(self) -> Any:
         if self._snapshot is _UNREAD:
-            self._snapshot = snapshot(self._source)
+            self._snapshot = _snapshot(self._source)
         return self._snapshot
 
     def __repr__(self) -> str:
@@ -357,245 +438,39 @@ class Event:
 
 
 # ---------------------------------------------------------------------------
-# Accumulation: deltas merged into plain dicts, text kept as fragments
+# Wire: body bytes -> complete event blocks -> sseclient-py -> (name, data)
 # ---------------------------------------------------------------------------
 
 
-class _Fragments(List[str]):
-    """A string still arriving: fragments appended, joined only when read.
+class _Framer:
+    """Chunks of a body in, complete event blocks out.
 
-    Every 256 fragments are folded into one string (``pieces``), so a long
-    text costs one object per 256 deltas, not one per delta.
-    """
-
-    __slots__ = ("pieces",)
-
-    def __init__(self, fragments: Iterable[str]):
-        super().__init__(fragments)
-        self.pieces: List[str] = []
-
-    def fold(self) -> None:
-        self.pieces.append("".join(self))
-        self.clear()
-
-    def joined(self) -> str:
-        if self.pieces or len(self) != 1:
-            self.pieces.append("".join(self))
-            self[:] = ["".join(self.pieces)]
-            self.pieces = []
-        return self[0]
-
-
-# Keys whose string deltas extend the value instead of replacing it.
-_APPENDED = frozenset(("value", "arguments", "input", "logs", "refusal"))
-_FOLD = 256
-
-
-def merge(acc: JSON, delta: JSON) -> JSON:
-    """Merge a delta into an accumulated object, in place, and return it.
-
-    Strings under ``value``/``arguments``/``input``/``logs``/``refusal`` are
-    appended (as fragments); lists of objects with an ``index`` merge entry by
-    entry; other lists and scalars replace; None and empty lists never erase.
-    The delta itself is never changed, nor shared with the result.
-    """
-    for key, value in delta.items():
-        kind = type(value)
-        if kind is str:
-            if key in _APPENDED:
-                _append(acc, key, value)
-            else:
-                acc[key] = value
-        elif kind is dict:
-            old = acc.get(key)
-            acc[key] = merge(old if type(old) is dict else {}, value)
-        elif kind is list:
-            if not value:
-                if key not in acc:
-                    acc[key] = []
-            elif all(type(item) is dict and type(item.get("index")) is int for item in value):
-                entries = acc.get(key)
-                if type(entries) is not list:
-                    entries = acc[key] = []
-                for item in value:
-                    merge_entry(entries, item)
-            else:
-                acc[key] = snapshot(value)
-        elif value is None:
-            acc.setdefault(key, None)
-        else:
-            acc[key] = value
-    return acc
-
-
-def merge_entry(entries: List[JSON], item: JSON) -> JSON:
-    """Merge one indexed delta entry into a list; return the merged entry.
-
-    Entries that came whole (from a completed object) have no ``index``: their
-    position in the list stands for it.
-    """
-    index = item["index"]
-    if type(index) is not int or index < 0:
-        raise ValueError("bad index %r" % (index,))
-    entry = find_entry(entries, index)
-    if entry is not None:
-        return merge(entry, item)
-    entry = merge({}, item)
-    entries.append(entry)
-    return entry
-
-
-def find_entry(entries: List[JSON], index: int) -> Optional[JSON]:
-    """The entry of a list with this ``index`` (or at this position)."""
-    if index < len(entries):
-        entry = entries[index]
-        if entry.get("index", index) == index:
-            return entry
-    for position, entry in enumerate(entries):
-        if entry.get("index", position) == index:
-            return entry
-    return None
-
-
-def snapshot(obj: Any) -> Any:
-    """An API-shaped deep copy of an accumulated object, fragments joined."""
-    kind = type(obj)
-    if kind is dict:
-        return {key: snapshot(value) for key, value in obj.items()}
-    if kind is list:
-        return [snapshot(value) for value in obj]
-    if kind is _Fragments:
-        return obj.joined()
-    return obj
-
-
-def _text_of(part: JSON) -> str:
-    """The text of a content part: an Assistants part's text.value, a Responses
-    part's text, a refusal's refusal ("" for parts without text)."""
-    value = part.get("refusal") if part.get("type") == "refusal" else part.get("text")
-    if type(value) is dict:
-        value = value.get("value")
-    if type(value) is _Fragments:
-        return value.joined()
-    return value if type(value) is str else ""
-
-
-def _text_source(part: JSON) -> Any:
-    """What a text event's snapshot shows: an Assistants part's {value,
-    annotations}, or a Responses part as a whole."""
-    text = part.get("text")
-    return text if type(text) is dict else part
-
-
-def _is_text(part: Any) -> bool:
-    return type(part) is dict and part.get("type") in ("text", "output_text")
-
-
-def _is_tool_call(item: Any) -> bool:
-    """A Responses output item that is a tool call: function_call, mcp_call, ..."""
-    return type(item) is dict and str(item.get("type", "")).endswith("_call")
-
-
-def _append(acc: JSON, key: str, fragment: str) -> None:
-    """Add a fragment to a string still arriving."""
-    old = acc.get(key)
-    if type(old) is _Fragments:
-        old.append(fragment)
-        if len(old) >= _FOLD:
-            old.fold()
-    elif type(old) is str and old:
-        acc[key] = _Fragments((old, fragment))
-    else:
-        acc[key] = _Fragments((fragment,))
-
-
-def _text_field(data: JSON, field: str) -> str:
-    """A ``.done`` event's whole text: a string, or the event is malformed."""
-    value = data[field]
-    if type(value) is not str:
-        raise TypeError("%s is not text" % field)
-    return value
-
-
-def _slot(entries: List[Any], index: int) -> JSON:
-    """``entries[index]``, or a new empty object appended as it: the API
-    numbers items, parts and annotations in order, without gaps."""
-    if type(index) is not int or not 0 <= index <= len(entries):
-        raise ValueError("bad index %r" % (index,))
-    if index == len(entries):
-        entries.append({})
-    entry = entries[index]
-    if type(entry) is not dict:
-        raise TypeError("an entry is not an object")
-    return entry
-
-
-# ---------------------------------------------------------------------------
-# Wire: response bytes -> complete event blocks -> sseclient-py -> (name, data)
-# ---------------------------------------------------------------------------
-
-
-class _Wire:
-    """One response body as a sequence of (event name, parsed data).
-
-    It frames events itself before handing them to sseclient-py, which parses
-    the fields: each block handed over is one complete event, so an event is
-    dispatched as soon as its last byte arrives, large events cost linear
-    time, and sseclient-py's deviations from the WHATWG rules are covered:
+    Each block is one event, ending with its blank line, LF only, so that
+    sseclient-py (which parses the fields) dispatches it as soon as its last
+    byte arrives and parses it in linear time.  It also covers sseclient-py's
+    deviations from the WHATWG rules:
 
     - a leading UTF-8 BOM is stripped;
     - CR and CRLF line endings become LF, so every blank line is a boundary;
-    - an event still incomplete when the body ends is never handed over
-      (``cut`` keeps its bytes; the Stream decides what that means);
-    - invalid UTF-8 becomes ProtocolError instead of UnicodeDecodeError;
+    - an event still unfinished when the chunks end is never handed over:
+      its bytes stay in ``tail`` (the stream decides what that means);
     - an event over ``max_bytes`` raises ProtocolError before the rest of it
-      is read; one of more than ``MAX_EVENT_LINES`` lines once it is whole
-      (sseclient-py's cost grows with its lines times its bytes).
+      is read; one of more than ``_MAX_EVENT_LINES`` lines once it is whole;
+    - an event named in ``required`` without a data line raises
+      ProtocolError (sseclient-py drops it, as the WHATWG rules say).
     """
 
-    def __init__(self, chunks: Iterable[bytes], max_bytes: int = MAX_EVENT_BYTES, record: Optional[IO[bytes]] = None):
-        self.chunks = chunks
+    def __init__(self, required: Container[str], max_bytes: int = _MAX_EVENT_BYTES):
+        self.required = required
         self.max_bytes = max_bytes
-        self.record = record
-        self.cut = b""
+        self.tail = b""
 
-    def __iter__(self) -> Iterator[Tuple[str, Any]]:
-        scan = _scan_json
-        try:
-            for sse in sseclient.SSEClient(self._blocks()).events():
-                name, text = sse.event, sse.data
-                if name == "done" or (name == "message" and text == "[DONE]"):  # some servers send data: [DONE] only
-                    yield "done", text
-                    continue
-                try:
-                    data, end = scan(text, 0)  # json.loads without its three Python frames
-                    if end != len(text):
-                        data = json.loads(text)  # whitespace around the value, or an error
-                except (StopIteration, ValueError, RecursionError):
-                    try:
-                        data = json.loads(text)
-                    except (ValueError, RecursionError):
-                        if name in API_EVENTS:
-                            raise ProtocolError("event %r carries invalid JSON: %s" % (name, _preview(text))) from None
-                        data = text  # an unknown event may carry anything
-                if name == "message" and type(data) is dict and type(data.get("type")) is str:
-                    name = data["type"]  # no event line: some servers name events in their JSON only
-                if type(data) is not dict and name in API_EVENTS:
-                    raise ProtocolError("event %r carries %s, not a JSON object" % (name, type(data).__name__))
-                yield name, data
-        except UnicodeDecodeError as exc:
-            raise ProtocolError("the event stream is not valid UTF-8: %s" % exc) from None
-
-    def _blocks(self) -> Iterator[bytes]:
-        """Complete event blocks, each ending with a blank line, LF only."""
-        chunks: Iterator[bytes] = iter(self.chunks)
-        if self.record is not None:
-            chunks = _recorded(chunks, self.record)
+    def blocks(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         pending: List[bytes] = []  # the event being received, in pieces
         size = 0
         limit = self.max_bytes
         after_cr = False
-        for chunk in _without_bom(chunks):
+        for chunk in _without_bom(iter(chunks)):
             if after_cr and chunk[:1] == b"\n":
                 chunk = chunk[1:]  # the LF of a CRLF split across chunks
             if b"\r" in chunk:
@@ -609,7 +484,7 @@ class _Wire:
                 and chunk.find(b"\n\n") + 2 == length > 2  # its only blank line ends it
                 and length <= limit
                 and (b"\ndata" in chunk or chunk.startswith(b"data"))
-                and (length <= MAX_EVENT_LINES or chunk.count(b"\n") <= MAX_EVENT_LINES + 1)
+                and (length <= _MAX_EVENT_LINES or chunk.count(b"\n") <= _MAX_EVENT_LINES + 1)
             ):
                 yield chunk  # the usual chunk: exactly one whole, acceptable event
                 continue
@@ -637,57 +512,54 @@ class _Wire:
                 raise ProtocolError("an event is larger than %d bytes" % limit)
         tail = b"".join(pending)
         if tail.strip():
-            self.cut = tail
+            self.tail = tail
 
     def _checked(self, block: bytes) -> bytes:
         """One event's block, ending with its blank line, once it is acceptable."""
         if len(block) > self.max_bytes:
             raise ProtocolError("an event is larger than %d bytes" % self.max_bytes)
-        if block.count(b"\n") > MAX_EVENT_LINES + 1:  # its lines, and the blank one
-            raise ProtocolError("an event has more than %d lines" % MAX_EVENT_LINES)
+        if block.count(b"\n") > _MAX_EVENT_LINES + 1:  # its lines, and the blank one
+            raise ProtocolError("an event has more than %d lines" % _MAX_EVENT_LINES)
         if not block.startswith(b"data") and b"\ndata" not in block:
-            # sseclient-py drops an event without data, as the WHATWG rules say;
-            # for an API event that would silently lose it.
             for line in block.split(b"\n"):
                 if line.startswith(b"event:"):
                     name = line[6:].strip().decode("utf-8", "replace")
-                    if name in API_EVENTS:
+                    if name in self.required:
                         raise ProtocolError("event %r has no data line" % name)
         return block
 
 
-class _Redacting:
-    """A recording file that never receives a credential: a server that
-    echoes the key gets "<api key>" written instead.  It holds back the
-    last few bytes of each write, in case a credential is split across two."""
-
-    def __init__(self, file: IO[bytes], secrets: Callable[[], List[str]]):
-        self.file = file
-        self.secrets = secrets
-        self.held = b""
-
-    def write(self, chunk: bytes) -> None:
-        forms = [secret.encode("utf-8", "replace") for secret in self.secrets()]
-        data = self.held + chunk
-        for form in forms:
-            data = data.replace(form, b"<api key>")
-        split = max(0, len(data) - max((len(form) - 1 for form in forms), default=0))
-        self.held = data[split:]
-        self.file.write(data[:split])
-
-    def flush(self) -> None:
-        self.file.write(self.held)
-        self.held = b""
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()
-
-
-def _recorded(chunks: Iterator[bytes], record: IO[bytes]) -> Iterator[bytes]:
-    for chunk in chunks:
-        record.write(chunk)
-        yield chunk
+def _decode(blocks: Iterator[bytes], required: Container[str]) -> Iterator[Tuple[str, Any]]:
+    """Event blocks in, (name, data) out: sseclient-py parses the fields, the
+    data is parsed as JSON, a data line ``[DONE]`` is the event ``done``, and
+    an event without an ``event:`` line is named by its JSON ``type``.  An
+    event named in ``required`` must carry a JSON object (else ProtocolError);
+    any other may carry anything (its data as text if it is not JSON)."""
+    scan = _scan_json
+    try:
+        for sse in sseclient.SSEClient(blocks).events():
+            name, text = sse.event, sse.data
+            if name == "done" or (name == "message" and text == "[DONE]"):  # some servers send data: [DONE] only
+                yield "done", text
+                continue
+            try:
+                data, end = scan(text, 0)  # json.loads without its three Python frames
+                if end != len(text):
+                    data = json.loads(text)  # whitespace around the value, or an error
+            except (StopIteration, ValueError, RecursionError):
+                try:
+                    data = json.loads(text)
+                except (ValueError, RecursionError):
+                    if name in required:
+                        raise ProtocolError("event %r carries invalid JSON: %s" % (name, _preview(text))) from None
+                    data = text
+            if name == "message" and type(data) is dict and type(data.get("type")) is str:
+                name = data["type"]  # no event line: some servers name events in their JSON only
+            if type(data) is not dict and name in required:
+                raise ProtocolError("event %r carries %s, not a JSON object" % (name, type(data).__name__))
+            yield name, data
+    except UnicodeDecodeError as exc:
+        raise ProtocolError("the event stream is not valid UTF-8: %s" % exc) from None
 
 
 def _without_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -707,18 +579,37 @@ def _preview(text: Union[str, bytes], limit: int = 200) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
+class _Body:
+    """A body being read: its chunks as they arrive, and ``close()``, which
+    also ends a read blocked in another greenlet or thread."""
+
+    __slots__ = ("chunks", "response")
+
+    def __init__(self, chunks: Iterable[bytes], response: Optional[requests.Response] = None):
+        self.chunks = chunks
+        self.response = response
+
+    def close(self) -> None:
+        """Close the connection (and the reader); never raises."""
+        if self.response is not None:
+            _close_response(self.response)
+            self.response = None  # it holds the connection pool
+        try:
+            getattr(self.chunks, "close", lambda: None)()  # the reader, or a replayed file
+        except Exception as exc:  # closing must never raise
+            _log.debug("closing the body failed: %r", exc)
+
+
 def _response_chunks(response: requests.Response) -> Iterator[bytes]:
     """The body of a streaming response, each piece as soon as it arrives.
 
-    Chunked bodies (what the API sends) go through ``iter_content(None)``:
-    one piece per HTTP chunk as it arrives, and four times cheaper than
-    urllib3's ``read1``, which returns a single chunk per call too.  Other
-    bodies: ``iter_content(n)`` would wait for n bytes, so they go through
-    urllib3's ``read1`` (>= 2.2) or, with older urllib3 (1.26 is common next
-    to botocore), through ``iter_content(None)`` when sized (buffered whole
-    upstream), http.client's ``read1`` when not, or a byte at a time if also
-    compressed.  Read errors become APITimeoutError (a silence longer than
-    the read timeout) or IncompleteStreamError (the connection dropped).
+    Chunked bodies (what the APIs send) go through ``iter_content(None)``,
+    one HTTP chunk at a time.  Others go through urllib3's ``read1``, which
+    returns what has arrived (``iter_content(n)`` would wait for n bytes);
+    urllib3 before 2.2 has none, so a sized body is read whole and an unsized
+    one through http.client's ``read1`` (a byte at a time if compressed).
+    Read errors become APITimeoutError (a silence longer than the read
+    timeout) or IncompleteStreamError (the connection dropped).
     """
     raw = response.raw
     try:
@@ -757,24 +648,6 @@ def _response_chunks(response: requests.Response) -> Iterator[bytes]:
         raise IncompleteStreamError("the connection was lost: %s" % exc) from exc
 
 
-def _read_and_discard(response: requests.Response) -> bytes:
-    """The start of an answer we will not use (an error, not an event
-    stream), for the message; its connection is closed, not pooled: a
-    server that answered wrongly gets a fresh one."""
-    connection = getattr(response.raw, "connection", None)
-    try:
-        return response.raw.read(_ERROR_BODY_LIMIT, decode_content=True) or b""
-    except Exception as exc:  # only for the message
-        return ("<unreadable: %r>" % exc).encode()
-    finally:
-        _close_response(response)
-        try:
-            if connection is not None:
-                connection.close()
-        except Exception as exc:  # closing must never raise
-            log.debug("closing the connection failed: %r", exc)
-
-
 def _close_response(response: requests.Response) -> None:
     """Close a response at once, even while another greenlet reads from it."""
     try:
@@ -785,7 +658,1143 @@ def _close_response(response: requests.Response) -> None:
             raw.shutdown()
         response.close()
     except Exception as exc:  # closing must never raise
-        log.debug("closing the response failed: %r", exc)
+        _log.debug("closing the response failed: %r", exc)
+
+
+class _Redacting:
+    """A recording file that never receives a credential: a server that
+    echoes the key gets "<api key>" written instead.  It holds back the
+    last few bytes of each write, in case a credential is split across two."""
+
+    def __init__(self, file: IO[bytes], secrets: Callable[[], List[str]]):
+        self.file = file
+        self.secrets = secrets
+        self.held = b""
+
+    def write(self, chunk: bytes) -> None:
+        forms = [secret.encode("utf-8", "replace") for secret in self.secrets()]
+        data = self.held + chunk
+        for form in forms:
+            data = data.replace(form, b"<api key>")
+        split = max(0, len(data) - max((len(form) - 1 for form in forms), default=0))
+        self.held = data[split:]
+        self.file.write(data[:split])
+
+    def flush(self) -> None:
+        self.file.write(self.held)
+        self.held = b""
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _recorded(chunks: Iterable[bytes], record: IO[bytes]) -> Iterator[bytes]:
+    """The same chunks, each written to ``record`` as it passes."""
+    for chunk in chunks:
+        record.write(chunk)
+        yield chunk
+
+
+# ---------------------------------------------------------------------------
+# Accumulation: deltas merged into plain dicts, text kept as fragments
+# ---------------------------------------------------------------------------
+
+
+class _Fragments(List[str]):
+    """A string still arriving: fragments appended, joined only when read.
+
+    Every 256 fragments are folded into one string (``pieces``), so a long
+    text costs one object per 256 deltas, not one per delta.
+    """
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, fragments: Iterable[str]):
+        super().__init__(fragments)
+        self.pieces: List[str] = []
+
+    def fold(self) -> None:
+        self.pieces.append("".join(self))
+        self.clear()
+
+    def joined(self) -> str:
+        if self.pieces or len(self) != 1:
+            self.pieces.append("".join(self))
+            self[:] = ["".join(self.pieces)]
+            self.pieces = []
+        return self[0]
+
+
+# Keys whose string deltas extend the value instead of replacing it.
+_APPENDED = frozenset(("value", "arguments", "input", "logs", "refusal"))
+_FOLD = 256
+
+
+def _merge(acc: JSON, delta: JSON) -> JSON:
+    """Merge a delta into an accumulated object, in place, and return it.
+
+    Strings under ``value``/``arguments``/``input``/``logs``/``refusal`` are
+    appended (as fragments); lists of objects with an ``index`` merge entry by
+    entry; other lists and scalars replace; None and empty lists never erase.
+    The delta itself is never changed, nor shared with the result.
+    """
+    for key, value in delta.items():
+        kind = type(value)
+        if kind is str:
+            if key in _APPENDED:
+                _append(acc, key, value)
+            else:
+                acc[key] = value
+        elif kind is dict:
+            old = acc.get(key)
+            acc[key] = _merge(old if type(old) is dict else {}, value)
+        elif kind is list:
+            if not value:
+                if key not in acc:
+                    acc[key] = []
+            elif all(type(item) is dict and type(item.get("index")) is int for item in value):
+                entries = acc.get(key)
+                if type(entries) is not list:
+                    entries = acc[key] = []
+                for item in value:
+                    _merge_entry(entries, item)
+            else:
+                acc[key] = _snapshot(value)
+        elif value is None:
+            acc.setdefault(key, None)
+        else:
+            acc[key] = value
+    return acc
+
+
+def _merge_entry(entries: List[JSON], item: JSON) -> JSON:
+    """Merge one indexed delta entry into a list; return the merged entry.
+
+    Entries that came whole (from a completed object) have no ``index``: their
+    position in the list stands for it.
+    """
+    index = item["index"]
+    if type(index) is not int or index < 0:
+        raise ValueError("bad index %r" % (index,))
+    entry = _find_entry(entries, index)
+    if entry is not None:
+        return _merge(entry, item)
+    entry = _merge({}, item)
+    entries.append(entry)
+    return entry
+
+
+def _find_entry(entries: List[JSON], index: int) -> Optional[JSON]:
+    """The entry of a list with this ``index`` (or at this position)."""
+    if index < len(entries):
+        entry = entries[index]
+        if entry.get("index", index) == index:
+            return entry
+    for position, entry in enumerate(entries):
+        if entry.get("index", position) == index:
+            return entry
+    return None
+
+
+def _snapshot(obj: Any) -> Any:
+    """An API-shaped deep copy of an accumulated object, fragments joined."""
+    kind = type(obj)
+    if kind is dict:
+        return {key: _snapshot(value) for key, value in obj.items()}
+    if kind is list:
+        return [_snapshot(value) for value in obj]
+    if kind is _Fragments:
+        return obj.joined()
+    return obj
+
+
+def _append(acc: JSON, key: str, fragment: str) -> None:
+    """Add a fragment to a string still arriving."""
+    old = acc.get(key)
+    if type(old) is _Fragments:
+        old.append(fragment)
+        if len(old) >= _FOLD:
+            old.fold()
+    elif type(old) is str and old:
+        acc[key] = _Fragments((old, fragment))
+    else:
+        acc[key] = _Fragments((fragment,))
+
+
+def _slot(entries: List[Any], index: int) -> JSON:
+    """``entries[index]``, or a new empty object appended as it: the API
+    numbers items, parts and annotations in order, without gaps."""
+    if type(index) is not int or not 0 <= index <= len(entries):
+        raise ValueError("bad index %r" % (index,))
+    if index == len(entries):
+        entries.append({})
+    entry = entries[index]
+    if type(entry) is not dict:
+        raise TypeError("an entry is not an object")
+    return entry
+
+
+def _received(items: List[Any], index: int, accumulated: JSON) -> Any:
+    """The received form of a list entry: from the payload when it has it."""
+    return items[index] if index < len(items) else _snapshot(accumulated)
+
+
+def _match(output: List[Any], streamed: List[Any]) -> List[Optional[int]]:
+    """For each item of a final (or polled) output, the place of the same
+    item in the streamed output: the one with its id, else the one at its
+    place unless that one's id says otherwise; None for an item never seen."""
+    places = {item["id"]: place for place, item in enumerate(streamed) if type(item) is dict and type(item.get("id")) is str}
+    found: List[Optional[int]] = []
+    for item in output:
+        ident = item.get("id") if type(item) is dict else None
+        found.append(places.get(ident) if type(ident) is str else None)
+    claimed = set(found)
+    for index, item in enumerate(output):
+        if found[index] is None and index < len(streamed) and index not in claimed:
+            ident = item.get("id") if type(item) is dict else None
+            there = streamed[index].get("id") if type(streamed[index]) is dict else None
+            if not (type(ident) is str and type(there) is str):  # two ids, different: not the same item
+                found[index] = index
+                claimed.add(index)
+    return found
+
+
+def _text_of(part: JSON) -> str:
+    """The text of a content part: an Assistants part's text.value, a Responses
+    part's text, a refusal's refusal ("" for parts without text)."""
+    value = part.get("refusal") if part.get("type") == "refusal" else part.get("text")
+    if type(value) is dict:
+        value = value.get("value")
+    if type(value) is _Fragments:
+        return value.joined()
+    return value if type(value) is str else ""
+
+
+def _text_source(part: JSON) -> Any:
+    """What a text event's snapshot shows: an Assistants part's {value,
+    annotations}, or a Responses part as a whole."""
+    text = part.get("text")
+    return text if type(text) is dict else part
+
+
+def _is_text(part: Any) -> bool:
+    return type(part) is dict and part.get("type") in ("text", "output_text")
+
+
+def _joined_text(messages: Iterable[JSON]) -> str:
+    """The text parts of the messages that are not the user's, joined."""
+    return "".join(
+        _text_of(part)
+        for message in messages
+        if message.get("role") != "user" and type(message.get("content")) is list
+        for part in message["content"]
+        if _is_text(part)
+    )
+
+
+def _text_field(data: JSON, field: str) -> str:
+    """A ``.done`` event's whole text: a string, or the event is malformed."""
+    value = data[field]
+    if type(value) is not str:
+        raise TypeError("%s is not text" % field)
+    return value
+
+
+def _delta_text(data: JSON) -> str:
+    """A ``.delta`` event's fragment: a string, or the event is malformed."""
+    fragment = data["delta"]
+    if type(fragment) is not str:
+        raise TypeError("delta is not text")
+    return fragment
+
+
+# ---------------------------------------------------------------------------
+# Derived events: text.*, image_file.done and tool_call.*, each exactly once
+# ---------------------------------------------------------------------------
+
+
+class _Derived:
+    """The derived events that fire once: ``text.created`` and ``text.done``
+    per text part, ``image_file.done`` per image part, ``tool_call.created``
+    and ``tool_call.done`` per tool call.
+
+    The accumulators key parts and calls as their API allows: a part by its
+    message's id (or its output item's place) and its index; a call by its id,
+    or its step and index, or its output item's place.  The rules are the
+    same for every API, and live here only.
+    """
+
+    __slots__ = ("parts", "calls")
+
+    def __init__(self) -> None:
+        self.parts: Dict[Any, bool] = {}  # part key -> done
+        self.calls: Dict[Any, bool] = {}  # call key -> done
+
+    def appeared(self, key: Any, data: Any, part: JSON) -> List[Emission]:
+        """A part first seen in a delta: ``text.created`` for a text part,
+        ``image_file.done`` for an image (whose file id comes whole)."""
+        if key in self.parts:
+            return []
+        kind = part.get("type")
+        self.parts[key] = kind == "image_file"
+        if kind == "text":
+            return [("text.created", data, _text_of(part), part["text"])]
+        if kind == "image_file":
+            return [("image_file.done", data, None, part)]
+        return []
+
+    def text(self, key: Any, data: Any, fragment: str, part: JSON) -> List[Emission]:
+        """A text delta: ``text.created`` first for a new part, then ``text.delta``."""
+        if key in self.parts:
+            return [("text.delta", data, fragment, part)]
+        self.parts[key] = False
+        return [("text.created", data, _text_of(part), part), ("text.delta", data, fragment, part)]
+
+    def whole(self, key: Any, data: Any, part: JSON, old: Optional[JSON], final: bool) -> List[Emission]:
+        """A part that arrived (or finished) whole: ``data`` as received,
+        ``part`` as accumulated, ``old`` as it was before.  The text it adds
+        to what was streamed comes as a ``text.delta``, so that the fragments
+        join to the final text; ``text.done`` once ``final``."""
+        kind = part.get("type")
+        emissions: List[Emission] = []
+        if kind in ("text", "output_text"):
+            text, source = _text_of(part), _text_source(part)
+            if key not in self.parts:
+                self.parts[key] = False
+                emissions.append(("text.created", data, text, source))
+                if text:
+                    emissions.append(("text.delta", data, text, source))
+            elif old is not None:
+                streamed = _text_of(old)
+                if len(text) > len(streamed) and text.startswith(streamed):
+                    emissions.append(("text.delta", data, text[len(streamed) :], source))
+            if final and not self.parts[key]:
+                self.parts[key] = True
+                emissions.append(("text.done", data, text, source))
+        elif kind == "image_file" and key not in self.parts:
+            self.parts[key] = True
+            emissions.append(("image_file.done", data, None, part))
+        return emissions
+
+    def dropped(self, key: Any, part: JSON) -> List[Emission]:
+        """A streamed part that the finished message left out: ``text.done``
+        if it is still open."""
+        if self.parts.get(key) is not False:
+            return []
+        self.parts[key] = True
+        return [("text.done", _snapshot(part), _text_of(part), _text_source(part))]
+
+    def call(self, key: Any, data: Any, entry: Any, done: bool) -> List[Emission]:
+        """``tool_call.created`` the first time, ``tool_call.done`` (once)
+        when ``done``: ``data`` as received, ``entry`` as accumulated."""
+        emissions: List[Emission] = []
+        state = self.calls.get(key)
+        if state is None:
+            state = self.calls[key] = False
+            emissions.append(("tool_call.created", data, None, entry))
+        if done and not state:
+            self.calls[key] = True
+            emissions.append(("tool_call.done", data, None, entry))
+        return emissions
+
+
+# ---------------------------------------------------------------------------
+# Accumulators: one per API, pure
+# ---------------------------------------------------------------------------
+
+
+class _Accumulator:
+    """What one API's events build, API-shaped, and the events they derive.
+
+    ``routes`` maps each event name of the API to the method that takes it:
+    (name, data) in, the events to dispatch out, the API event first, then
+    the derived events it causes.  No I/O, no callbacks, no Stream: a test
+    feeds it pairs.  ``waiting`` is True from when tool outputs are sent
+    until the run (or the next response) is heard from.
+    """
+
+    def __init__(self) -> None:
+        self.derived = _Derived()
+        self.waiting = False
+        self.routes: Dict[str, Route] = {}
+
+    def feed(self, name: str, data: Any) -> List[Emission]:
+        """One event's emissions; an event of no route passes as it is."""
+        route = self.routes.get(name)
+        return route(name, data) if route is not None else [(name, data, None, None)]
+
+    @property
+    def status(self) -> Optional[str]:
+        """The status of what the stream is about, as last received."""
+        raise NotImplementedError
+
+    def final(self) -> Optional[JSON]:
+        """What the stream is about, API-shaped, as it stands."""
+        raise NotImplementedError
+
+    def text(self) -> str:
+        """The assistant's text so far, joined."""
+        raise NotImplementedError
+
+    def messages(self) -> List[JSON]:
+        return []
+
+    def steps(self) -> List[JSON]:
+        return []
+
+    def current_message(self) -> Optional[JSON]:
+        return None
+
+    def current_step(self) -> Optional[JSON]:
+        return None
+
+
+class _RunAccumulator(_Accumulator):
+    """An Assistants run: the run as last received; its steps and messages,
+    by id, merged from their deltas.  A step or message first seen mid-stream
+    (a continuation starts with the step of the previous one) is taken as it
+    comes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run: Optional[JSON] = None
+        self.steps_by_id: Dict[str, JSON] = {}
+        self.messages_by_id: Dict[str, JSON] = {}
+        self.step: Optional[JSON] = None  # the one that last changed
+        self.message: Optional[JSON] = None
+        self.routes = {
+            "thread.created": self._on_thread,
+            **dict.fromkeys(_RUN_EVENTS, self._on_run),
+            **dict.fromkeys(_STEP_EVENTS, self._on_step),
+            **dict.fromkeys(_MESSAGE_EVENTS, self._on_message),
+            "thread.run.step.delta": self._on_step_delta,
+            "thread.message.delta": self._on_message_delta,
+        }
+
+    @property
+    def status(self) -> Optional[str]:
+        return self.run.get("status") if self.run is not None else None
+
+    def final(self) -> Optional[JSON]:
+        return self.run
+
+    def text(self) -> str:
+        return _joined_text(self.messages_by_id.values())
+
+    def messages(self) -> List[JSON]:
+        return [_snapshot(message) for message in self.messages_by_id.values()]
+
+    def steps(self) -> List[JSON]:
+        return [_snapshot(step) for step in self.steps_by_id.values()]
+
+    def current_message(self) -> Optional[JSON]:
+        return _snapshot(self.message)  # type: ignore[no-any-return]
+
+    def current_step(self) -> Optional[JSON]:
+        return _snapshot(self.step)  # type: ignore[no-any-return]
+
+    def _on_thread(self, name: str, data: JSON) -> List[Emission]:
+        return [(name, data, None, data)]
+
+    def _on_run(self, name: str, data: JSON) -> List[Emission]:
+        status = data["status"]
+        self.run = data
+        self.waiting = False
+        emissions: List[Emission] = [(name, data, None, data)]
+        if status == "requires_action":
+            for call in _required_calls(data):
+                entry = self._find_call(call.get("id"))
+                if entry is not None and type(entry.get("function")) is dict and type(call.get("function")) is dict:
+                    entry["function"].update(call["function"])  # the run's list is the final word
+                emissions += self.derived.call(call.get("id"), call, call if entry is None else entry, True)
+        return emissions
+
+    def _on_step(self, name: str, data: JSON) -> List[Emission]:
+        step_id = data["id"]
+        step = self.steps_by_id.get(step_id)
+        final = data.get("status") in _TERMINAL
+        if step is None or final:
+            step = _snapshot(data)
+        else:
+            step.update((key, _snapshot(value)) for key, value in data.items() if key != "step_details")
+        self.steps_by_id[step_id] = self.step = step
+        emissions: List[Emission] = [(name, data, None, step)]
+        received = _tool_calls(data)
+        for index, entry in enumerate(_tool_calls(step)):
+            emissions += self.derived.call(_call_key(step_id, index, entry), _received(received, index, entry), entry, final)
+        return emissions
+
+    def _on_step_delta(self, name: str, data: JSON) -> List[Emission]:
+        step_id = data["id"]
+        step = self.steps_by_id.get(step_id)
+        if step is None:  # created in an earlier stream
+            step = self.steps_by_id[step_id] = {"id": step_id, "object": "thread.run.step", "step_details": {}}
+        self.step = step
+        delta = data["delta"]
+        details = delta.get("step_details")
+        calls: List[Tuple[JSON, JSON]] = []
+        if type(details) is dict and details.get("tool_calls"):
+            acc = step.get("step_details")
+            if type(acc) is not dict:
+                acc = step["step_details"] = {}
+            _merge(acc, {key: value for key, value in details.items() if key != "tool_calls"})
+            entries = acc.get("tool_calls")
+            if type(entries) is not list:
+                entries = acc["tool_calls"] = []
+            calls = [(item, _merge_entry(entries, item)) for item in details["tool_calls"]]
+            delta = {key: value for key, value in delta.items() if key != "step_details"}
+        _merge(step, delta)
+        emissions: List[Emission] = [(name, data, None, step)]
+        for item, entry in calls:
+            emissions += self.derived.call(_call_key(step_id, item["index"], entry), item, entry, False)
+            emissions.append(("tool_call.delta", item, None, entry))
+        return emissions
+
+    def _on_message(self, name: str, data: JSON) -> List[Emission]:
+        message_id = data["id"]
+        message = self.messages_by_id.get(message_id)
+        final = data.get("status") in _MESSAGE_FINAL
+        old_parts = message.get("content") if message is not None else None
+        if message is None or final:
+            message = _snapshot(data)
+        else:
+            message.update((key, _snapshot(value)) for key, value in data.items() if key != "content")
+        self.messages_by_id[message_id] = self.message = message
+        emissions: List[Emission] = [(name, data, None, message)]
+        parts = message.get("content")
+        if type(parts) is not list:
+            parts = message["content"] = []
+        received = data.get("content")
+        received = received if type(received) is list else []
+        for index, part in enumerate(parts):
+            old = old_parts[index] if type(old_parts) is list and index < len(old_parts) else None
+            emissions += self.derived.whole((message_id, index), _received(received, index, part), part, old, final)
+        if final and type(old_parts) is list:
+            for index in range(len(parts), len(old_parts)):  # streamed, then dropped
+                emissions += self.derived.dropped((message_id, index), old_parts[index])
+        return emissions
+
+    def _on_message_delta(self, name: str, data: JSON) -> List[Emission]:
+        message_id = data["id"]
+        message = self.messages_by_id.get(message_id)
+        if message is None:  # created in an earlier stream
+            message = self.messages_by_id[message_id] = {"id": message_id, "object": "thread.message", "content": []}
+        self.message = message
+        delta = data["delta"]
+        items = delta.get("content")
+        emissions: List[Emission] = [(name, data, None, message)]
+        if not items:
+            _merge(message, delta)
+            return emissions
+        if len(delta) > 1:
+            _merge(message, {key: value for key, value in delta.items() if key != "content"})
+        entries = message.get("content")
+        if type(entries) is not list:
+            entries = message["content"] = []
+        for item in items:
+            known = len(entries)
+            entry = _merge_entry(entries, item)
+            if len(entries) > known:  # a new part
+                emissions += self.derived.appeared((message_id, item["index"]), item, entry)
+            if entry.get("type") == "text":
+                text = item.get("text")
+                fragment = text.get("value") if type(text) is dict else None
+                emissions.append(("text.delta", item, fragment if type(fragment) is str else "", entry["text"]))
+        return emissions
+
+    def _find_call(self, call_id: Any) -> Optional[JSON]:
+        """The accumulated tool call with this id, from any step."""
+        for step in self.steps_by_id.values():
+            for entry in _tool_calls(step):
+                if type(entry) is dict and entry.get("id") == call_id:
+                    return entry
+        return None
+
+
+def _call_key(step_id: str, index: int, entry: JSON) -> Any:
+    """A run step's tool call: its id, else its step and index."""
+    call_id = entry.get("id")
+    return call_id if type(call_id) is str else (step_id, index)
+
+
+def _tool_calls(step: JSON) -> List[JSON]:
+    details = step.get("step_details")
+    calls = details.get("tool_calls") if type(details) is dict else None
+    return calls if type(calls) is list else []
+
+
+def _required_calls(run: JSON) -> List[JSON]:
+    action = run.get("required_action") or {}
+    calls = (action.get("submit_tool_outputs") or {}).get("tool_calls")
+    return calls if type(calls) is list else []
+
+
+class _ResponseAccumulator(_Accumulator):
+    """Responses API responses: the current one, its output items merged from
+    their events, and every one before it in the stream (one per tool round).
+
+    Every event names its output item by place (``output_index``); ids may be
+    missing.  An event for an item not yet added is kept; a final response's
+    items are matched to the streamed ones by id, else by place.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.response: Optional[JSON] = None
+        self.responses: List[JSON] = []
+        self.items_done: Set[Any] = set()  # output items whose output_item.done came
+        self.routes = {
+            **dict.fromkeys(_RESPONSE_FINAL_EVENTS, self._on_response),
+            "response.created": self._on_response,
+            "response.in_progress": self._on_response,
+            "response.queued": self._on_response,
+            "response.output_item.added": self._on_output_item,
+            "response.output_item.done": self._on_output_item,
+            "response.content_part.added": self._on_content_part,
+            "response.content_part.done": self._on_content_part,
+            "response.output_text.delta": self._on_part_text,
+            "response.output_text.done": self._on_part_text,
+            "response.refusal.delta": self._on_part_text,
+            "response.refusal.done": self._on_part_text,
+            "response.reasoning_text.delta": self._on_part_text,
+            "response.reasoning_text.done": self._on_part_text,
+            "response.output_text.annotation.added": self._on_annotation,
+            "response.reasoning_summary_part.added": self._on_summary_part,
+            "response.reasoning_summary_part.done": self._on_summary_part,
+            "response.reasoning_summary_text.delta": self._on_summary_text,
+            "response.reasoning_summary_text.done": self._on_summary_text,
+            **dict.fromkeys(_CALL_TEXT, self._on_call_text),
+        }
+
+    @property
+    def status(self) -> Optional[str]:
+        return self.response.get("status") if self.response is not None else None
+
+    def final(self) -> Optional[JSON]:
+        return _snapshot(self.response)  # type: ignore[no-any-return]
+
+    def text(self) -> str:
+        return _joined_text(
+            item
+            for response in self.responses
+            for item in response.get("output") or ()
+            if type(item) is dict and item.get("type") == "message"
+        )
+
+    def item_key(self, index: int) -> Tuple[int, int]:
+        """An output item's key for the derived events and ``items_done``:
+        its response's place in the stream, and its own in the output."""
+        return (len(self.responses), index)
+
+    def output(self) -> List[JSON]:
+        """The current response's output; a new response's if tool outputs
+        were sent since (its events may come before its response.created)."""
+        if self.response is None or self.waiting:
+            self.response = {"output": []}
+            self.responses.append(self.response)
+            self.waiting = False
+        output = self.response.setdefault("output", [])
+        if type(output) is not list:
+            raise TypeError("output is not a list")
+        return output
+
+    def _on_response(self, name: str, data: JSON) -> List[Emission]:
+        received = data["response"]
+        final = received["status"] in _TERMINAL
+        current = self.response
+        if current is None or current.get("id") not in (None, received.get("id")):  # the first, or after tools
+            current = self.response = {"output": []}
+            self.responses.append(current)
+            self.waiting = False
+        old_output = current["output"]
+        if final:
+            current.clear()
+            current.update(_snapshot(received))
+        else:
+            current.update((key, _snapshot(value)) for key, value in received.items() if key != "output")
+        output = current.get("output")
+        if type(output) is not list:
+            output = current["output"] = old_output
+        emissions: List[Emission] = [(name, data, None, current)]
+        if final:  # whatever the body did not finish, the final response does
+            emissions += self._close_output(output, old_output)
+        return emissions
+
+    def _close_output(self, output: List[Any], old_output: List[Any]) -> List[Emission]:
+        """The derived events a final response completes.  Its items are
+        matched to the streamed ones (by id, else by place); streamed items it
+        leaves out are kept, after its own, and closed too."""
+        emissions: List[Emission] = []
+        places = _match(output, old_output)
+        fresh = len(old_output)  # keys for items never streamed
+        for item, place in zip(output, places):
+            if place is None:
+                place, fresh = fresh, fresh + 1
+            old = old_output[place] if place < len(old_output) else None
+            emissions += self._item_events(place, item, item, old, True)
+        for place, item in enumerate(old_output):
+            if place not in places and type(item) is dict:
+                kept = _snapshot(item)
+                output.append(kept)
+                emissions += self._item_events(place, kept, kept, item, True)
+        return emissions
+
+    def _item_events(self, index: int, received: Any, item: JSON, old: Optional[JSON], done: bool) -> List[Emission]:
+        """Derived events for an output item that arrived (or finished) whole."""
+        key = self.item_key(index)
+        if _is_tool_call(item):
+            return self.derived.call(key, received, item, done)
+        emissions: List[Emission] = []
+        if item.get("type") == "message" and type(item.get("content")) is list:
+            old_parts = old.get("content") if old is not None else None
+            for position, part in enumerate(item["content"]):
+                if type(part) is dict:
+                    before = old_parts[position] if type(old_parts) is list and position < len(old_parts) else None
+                    emissions += self.derived.whole((key, position), part, part, before, done)
+        return emissions
+
+    def _on_output_item(self, name: str, data: JSON) -> List[Emission]:
+        index, received = data["output_index"], data["item"]
+        output = self.output()
+        item = _slot(output, index)
+        old = _snapshot(item) or None
+        done = name == "response.output_item.done"
+        if done or old is None:
+            item = output[index] = _snapshot(received)
+        else:  # its events came first: keep what they built
+            item.update((key, _snapshot(value)) for key, value in received.items() if key not in item)
+        if done:
+            self.items_done.add(self.item_key(index))
+        return [(name, data, None, item)] + self._item_events(index, received, item, old, done)
+
+    def _on_content_part(self, name: str, data: JSON) -> List[Emission]:
+        item = _slot(self.output(), data["output_index"])
+        parts = item.setdefault("content", [])
+        position, done = data["content_index"], name == "response.content_part.done"
+        old = _snapshot(_slot(parts, position)) or None
+        if done or not old:
+            parts[position] = _snapshot(data["part"])
+        key = (self.item_key(data["output_index"]), position)
+        return [(name, data, None, item)] + self.derived.whole(key, data, parts[position], old, done)
+
+    def _on_part_text(self, name: str, data: JSON) -> List[Emission]:
+        """response.output_text / refusal / reasoning_text: .delta and .done"""
+        item = _slot(self.output(), data["output_index"])
+        position = data["content_index"]
+        part = _slot(item.setdefault("content", []), position)
+        field = "refusal" if name.startswith("response.refusal.") else "text"
+        part.setdefault("type", name.split(".")[1])
+        key = (self.item_key(data["output_index"]), position)
+        emissions: List[Emission] = [(name, data, None, item)]
+        if name.endswith(".done"):
+            old = _snapshot(part)
+            part[field] = _text_field(data, field)
+            return emissions + self.derived.whole(key, data, part, old, True)
+        fragment = _delta_text(data)
+        _append(part, field, fragment)
+        if _is_text(part):
+            emissions += self.derived.text(key, data, fragment, part)
+        return emissions
+
+    def _on_annotation(self, name: str, data: JSON) -> List[Emission]:
+        item = _slot(self.output(), data["output_index"])
+        part = _slot(item.setdefault("content", []), data["content_index"])
+        annotations = part.setdefault("annotations", [])
+        _slot(annotations, data["annotation_index"])
+        annotations[data["annotation_index"]] = _snapshot(data["annotation"])
+        return [(name, data, None, item)]
+
+    def _on_call_text(self, name: str, data: JSON) -> List[Emission]:
+        """A tool call's streamed text: function arguments, custom input, code."""
+        index = data["output_index"]
+        item = _slot(self.output(), index)
+        field = _CALL_TEXT[name]
+        emissions: List[Emission] = [(name, data, None, item)]
+        if name.endswith(".done"):
+            value = data[field]
+            item[field] = value if type(value) is dict else _text_field(data, field)  # some servers send the object
+            return emissions
+        fragment = _delta_text(data)
+        _append(item, field, fragment)
+        emissions += self.derived.call(self.item_key(index), data, item, False)
+        emissions.append(("tool_call.delta", data, None, item))
+        return emissions
+
+    def _on_summary_part(self, name: str, data: JSON) -> List[Emission]:
+        item = _slot(self.output(), data["output_index"])
+        summary = item.setdefault("summary", [])
+        old = _slot(summary, data["summary_index"])
+        if name == "response.reasoning_summary_part.done" or not old:
+            summary[data["summary_index"]] = _snapshot(data["part"])
+        return [(name, data, None, item)]
+
+    def _on_summary_text(self, name: str, data: JSON) -> List[Emission]:
+        item = _slot(self.output(), data["output_index"])
+        part = _slot(item.setdefault("summary", []), data["summary_index"])
+        if name == "response.reasoning_summary_text.done":
+            part["text"] = _text_field(data, "text")
+        else:
+            _append(part, "text", _delta_text(data))
+        return [(name, data, None, item)]
+
+
+def _is_tool_call(item: Any) -> bool:
+    """A Responses output item that is a tool call: function_call, mcp_call, ..."""
+    return type(item) is dict and str(item.get("type", "")).endswith("_call")
+
+
+# ---------------------------------------------------------------------------
+# Dialects: what differs per API (paths, stops, tool rounds, recovery, cancel)
+# ---------------------------------------------------------------------------
+
+
+def _check_id(value: str, what: str) -> str:
+    """Validate an id for a URL path and return it quoted."""
+    if not isinstance(value, str) or not _ID.match(value) or value.strip(".") == "":
+        raise ValueError("invalid %s: %r" % (what, value))
+    return quote(value, safe="")
+
+
+def _thread_path(thread_id: str) -> str:
+    return "/threads/%s" % _check_id(thread_id, "thread id")
+
+
+def _run_path(thread_id: str, run_id: str) -> str:
+    return "%s/runs/%s" % (_thread_path(thread_id), _check_id(run_id, "run id"))
+
+
+class _Transport(Protocol):
+    """What a Stream asks of its Client, and nothing more: the seam a test
+    fills with a fake.  Client documents each method."""
+
+    def _open_stream(self, path: str, body: JSON) -> _Body: ...
+
+    def _get(self, path: str) -> JSON: ...
+
+    def _list(self, path: str, params: Optional[Dict[str, Any]] = None) -> List[JSON]: ...
+
+    def _post_quietly(self, path: str) -> None: ...
+
+    def _redacted(self, error: AssistantStreamError) -> AssistantStreamError: ...
+
+    def _secrets(self) -> List[str]: ...
+
+
+class _Call(NamedTuple):
+    """A tool call a stop requires, checked: a string id and name."""
+
+    id: str
+    name: str
+    arguments: Any
+
+
+def _checked_calls(calls: Iterable[Tuple[Any, Any, Any]]) -> List[_Call]:
+    found = [_Call(*call) for call in calls]
+    if not all(type(call.id) is str and type(call.name) is str for call in found):
+        raise ValueError("a tool call without a string id and name")
+    return found
+
+
+def _poll(transport: _Transport, path: str, seconds: float, cut: AssistantStreamError, stopped: Callable[[JSON], bool]) -> JSON:
+    """GET ``path`` until ``stopped(answer)``, backing off (0.25 s, doubling
+    to 4 s), for at most ``seconds``; errors are chained to ``cut``."""
+    deadline = time.monotonic() + seconds
+    delay = 0.25
+    try:
+        found = transport._get(path)
+        while not stopped(found):
+            if time.monotonic() + delay > deadline:
+                raise IncompleteStreamError(
+                    "the stream was cut (%s) and it was still %r after %g s of polling" % (cut, found.get("status"), seconds)
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 4.0)
+            found = transport._get(path)
+    except AssistantStreamError as exc:
+        raise exc from cut
+    return found
+
+
+def _newly_finished(items: List[Any], known: Dict[str, JSON], finished: Collection[str]) -> List[JSON]:
+    """The objects of a list that are finished but were not seen finished."""
+    found = []
+    for item in items:
+        if type(item) is dict and item.get("status") in finished:
+            seen = known.get(str(item.get("id")))
+            if seen is None or seen.get("status") not in finished:
+                found.append(item)
+    return found
+
+
+class _Dialect:
+    """One API's ways, for one stream: its accumulator (``acc``), the event
+    names it sends, where a body has stopped, the tool calls a stop requires
+    and the request that answers them, recovery by polling, cancel, and the
+    words for where a stream ended.  The Stream asks; it never looks at which
+    API it speaks.  ``answered`` holds the ids of the calls answered so far:
+    no call is answered twice."""
+
+    kind = ""  # what the stream is about: "run", "response"
+    accumulator: Type[_Accumulator] = _Accumulator
+    events: FrozenSet[str] = frozenset()  # the names its stream carries: registrable, and carrying JSON
+    ends: Tuple[str, ...] = ()  # events after which a body carries nothing more (as after "done")
+    went_on = ""  # the words for what follows sent tool outputs: "run went on"
+    last_word = ""  # and for the end of a body: "'done'"
+
+    def __init__(self) -> None:
+        self.acc = self.accumulator()
+        self.answered: Set[str] = set()
+
+    @classmethod
+    def claims(cls, name: str, data: Any) -> bool:
+        """Whether this API sent this event: how a replay finds its dialect."""
+        return name in cls.events and name not in _SHARED_EVENTS
+
+    def ended(self, said_done: bool) -> bool:
+        """Whether a body that ended here leaves nothing to wait for: it said
+        its last word, or what the stream is about stopped; never before the
+        round after sent tool outputs was heard from."""
+        return not self.acc.waiting and (said_done or self.acc.status in _STOPS)
+
+    def where(self) -> str:
+        """Where a stream that ended early was, for its error message."""
+        if self.acc.waiting:
+            return "after the tool outputs were sent, before the %s" % self.went_on
+        status = self.acc.status
+        if status is None:
+            return "before the %s started" % self.kind
+        return "before %s, with the %s in status %r" % (self.last_word, self.kind, status)
+
+    def answer(self, calls: List[_Call]) -> None:
+        """Note calls as answered; a call answered before is a ProtocolError."""
+        again = [call.id for call in calls if call.id in self.answered]
+        if again:
+            raise ProtocolError("the server asks again for tool call %s, whose output was already submitted" % again[0])
+        self.answered.update(call.id for call in calls)
+
+    def describe(self) -> str:
+        """What the stream is about, for log lines: "run run_1"."""
+        latest = self.acc.final()
+        return "%s %s" % (self.kind, latest.get("id") if latest is not None else None)
+
+    def required_calls(self) -> List[_Call]:
+        """The function calls the stop requires, checked (ProtocolError if one
+        has no string id or name); [] if it requires none."""
+        raise NotImplementedError
+
+    def follow_up_path(self) -> str:
+        """Where the tool outputs go; its ids checked before any tool runs."""
+        raise NotImplementedError
+
+    def follow_up_body(self, calls: List[_Call], outputs: List[str]) -> JSON:
+        """The request that sends the outputs and streams what follows."""
+        raise NotImplementedError
+
+    def pollable(self) -> bool:
+        """Whether what the stream is about can be polled: its id is known."""
+        raise NotImplementedError
+
+    def recover(self, transport: _Transport, seconds: float, cut: AssistantStreamError) -> List[Tuple[str, Any]]:
+        """Poll until it stops; the events the lost body would have carried
+        (what it finished, and its final event), for the stream to dispatch."""
+        raise NotImplementedError
+
+    def cancel_path(self, interrupted: bool) -> Optional[str]:
+        """Where to cancel what the stream is about, if it may be cancelled
+        (``interrupted``: an exception left the stream); None if not."""
+        raise NotImplementedError
+
+
+class _RunDialect(_Dialect):
+    """Assistants runs: ``POST …/submit_tool_outputs`` answers a run that
+    requires action; a run is polled, with its steps and messages.
+    ``resume`` is (thread id, run id) for a stream that begins with tool
+    outputs sent (``Client.submit_tool_outputs``)."""
+
+    kind = "run"
+    events = frozenset(_THREAD_EVENTS + _RUN_EVENTS + _STEP_EVENTS + _MESSAGE_EVENTS + _SHARED_EVENTS)
+    went_on = "run went on"
+    last_word = "'done'"
+
+    accumulator = _RunAccumulator
+    acc: _RunAccumulator
+
+    def __init__(self, resume: Optional[Tuple[str, str]] = None) -> None:
+        super().__init__()
+        self.resume = resume
+        self.acc.waiting = resume is not None
+
+    def _ids(self) -> Tuple[Any, Any]:
+        """The thread and run ids: as the server sent them, else as requested."""
+        run = self.acc.run
+        if run is None and self.resume is not None:
+            return self.resume
+        run = run or {}
+        return run.get("thread_id"), run.get("id")
+
+    def _path(self) -> str:
+        """The run's API path, its ids checked."""
+        try:
+            return _run_path(*self._ids())
+        except ValueError as exc:
+            raise ProtocolError("the run has no valid thread_id and id: %r" % (exc,)) from None
+
+    def required_calls(self) -> List[_Call]:
+        run = self.acc.run
+        if run is None or run.get("status") != "requires_action":
+            return []
+        try:
+            return _checked_calls(
+                (call["id"], call["function"]["name"], call["function"].get("arguments")) for call in _required_calls(run)
+            )
+        except _MALFORMED as exc:
+            raise ProtocolError("malformed required_action: %r" % (exc,)) from None
+
+    def follow_up_path(self) -> str:
+        return self._path() + "/submit_tool_outputs"
+
+    def follow_up_body(self, calls: List[_Call], outputs: List[str]) -> JSON:
+        answers = [{"tool_call_id": call.id, "output": output} for call, output in zip(calls, outputs)]
+        return {"tool_outputs": answers, "stream": True}
+
+    def pollable(self) -> bool:
+        return bool((self.acc.run or {}).get("id") or self.resume)
+
+    def recover(self, transport: _Transport, seconds: float, cut: AssistantStreamError) -> List[Tuple[str, Any]]:
+        path = self._path()
+        thread_id, run_id = self._ids()
+        _log.debug("recovering run %s after: %s", run_id, cut)
+        run = _poll(transport, path, seconds, cut, self._stopped)
+        try:
+            steps = transport._list(path + "/steps")
+            messages = transport._list(_thread_path(thread_id) + "/messages", {"run_id": run_id})
+        except AssistantStreamError as exc:
+            raise exc from cut
+        acc = self.acc
+        events = [("thread.run.step." + step["status"], step) for step in _newly_finished(steps, acc.steps_by_id, _TERMINAL)]
+        events += [("thread.message." + msg["status"], msg) for msg in _newly_finished(messages, acc.messages_by_id, _MESSAGE_FINAL)]
+        events.append(("thread.run." + run["status"], run))
+        return events
+
+    def _stopped(self, run: JSON) -> bool:
+        """Whether a polled run has stopped: a run still requiring only the
+        calls just answered has not taken the outputs in yet."""
+        if run.get("status") not in _STOPS:
+            return False
+        required = {call.get("id") for call in _required_calls(run) if type(call) is dict}
+        return run.get("status") != "requires_action" or not required or not required <= self.answered
+
+    def cancel_path(self, interrupted: bool) -> Optional[str]:
+        status = self.acc.status
+        if self.acc.run is None or status in _TERMINAL or status == "cancelling":
+            return None
+        if status == "requires_action" and not interrupted and not self.acc.waiting:
+            return None  # left on purpose: the caller may submit the tool outputs
+        return self._path() + "/cancel"
+
+
+class _ResponseDialect(_Dialect):
+    """Responses API responses: a follow-up response answers the function
+    calls of a completed one (``_follow_up``); a response is polled by id.
+    ``request`` is the first request's body, repeated in each follow-up."""
+
+    kind = "response"
+    events = frozenset(_RESPONSE_EVENTS + _SHARED_EVENTS)
+    ends = _RESPONSE_FINAL_EVENTS
+    went_on = "next response started"
+    last_word = "the response finished"
+
+    accumulator = _ResponseAccumulator
+    acc: _ResponseAccumulator
+
+    def __init__(self, request: Optional[JSON] = None) -> None:
+        super().__init__()
+        self.request = request or {}
+
+    def _id(self) -> str:
+        try:
+            return _check_id((self.acc.response or {})["id"], "response id")
+        except _MALFORMED as exc:
+            raise ProtocolError("the response has no valid id: %r" % (exc,)) from None
+
+    def required_calls(self) -> List[_Call]:
+        response = self.acc.response
+        if response is None or response.get("status") != "completed":
+            return []
+        try:
+            items = [item for item in response.get("output") or () if type(item) is dict and item.get("type") == "function_call"]
+            return _checked_calls((item.get("call_id"), item.get("name"), item.get("arguments")) for item in items)
+        except _MALFORMED as exc:
+            raise ProtocolError("malformed function_call: %r" % (exc,)) from None
+
+    def follow_up_path(self) -> str:
+        self._id()  # the follow-up continues it
+        return "/responses"
+
+    def follow_up_body(self, calls: List[_Call], outputs: List[str]) -> JSON:
+        items = [{"type": "function_call_output", "call_id": call.id, "output": output} for call, output in zip(calls, outputs)]
+        return _follow_up(self.request, self._id(), items)
+
+    def pollable(self) -> bool:
+        return not self.acc.waiting and bool((self.acc.response or {}).get("id"))
+
+    def recover(self, transport: _Transport, seconds: float, cut: AssistantStreamError) -> List[Tuple[str, Any]]:
+        acc = self.acc
+        _log.debug("recovering response %s after: %s", (acc.response or {}).get("id"), cut)
+        finals = [name[len("response.") :] for name in _RESPONSE_FINAL_EVENTS]
+        response = _poll(transport, "/responses/" + self._id(), seconds, cut, lambda found: found.get("status") in finals)
+        output = response.get("output")
+        output = output if type(output) is list else []
+        streamed = acc.output()
+        events: List[Tuple[str, Any]] = []
+        fresh = len(streamed)  # places for items never streamed, after the others
+        for item, place in zip(output, _match(output, streamed)):
+            if type(item) is dict and (place is None or acc.item_key(place) not in acc.items_done):
+                if place is None:
+                    place, fresh = fresh, fresh + 1
+                events.append(("response.output_item.done", {"type": "response.output_item.done", "output_index": place, "item": item}))
+        name = "response." + response["status"]
+        events.append((name, {"type": name, "response": response}))
+        return events
+
+    def cancel_path(self, interrupted: bool) -> Optional[str]:
+        if self.acc.response is None or self.acc.status in _TERMINAL:
+            return None
+        return "/responses/%s/cancel" % self._id()
+
+
+def _follow_up(request: JSON, response_id: str, outputs: List[JSON]) -> JSON:
+    """The request that sends a response's tool outputs back: the first one
+    again, with the outputs as input, chained to the response (or, with a
+    ``conversation``, through it: the API takes one or the other).  A
+    ``tool_choice`` that forces a call is left out, or it would force one in
+    every round; ``allowed_tools`` keeps its list, in auto mode."""
+    body = {key: value for key, value in request.items() if key not in ("input", "previous_response_id", "tool_choice")}
+    choice = request.get("tool_choice")
+    if choice in ("auto", "none"):
+        body["tool_choice"] = choice
+    elif type(choice) is dict and choice.get("type") == "allowed_tools":
+        body["tool_choice"] = dict(choice, mode="auto")
+    if not request.get("conversation"):
+        body.pop("conversation", None)
+        body["previous_response_id"] = response_id
+    body.update(input=outputs, stream=True)
+    return body
+
+
+# Every dialect, by kind; a replay takes the one whose API sends its first event.
+_DIALECTS: Dict[str, Type[_Dialect]] = {dialect.kind: dialect for dialect in (_RunDialect, _ResponseDialect)}
+# Every API's event names: what Handlers accepts, and what a replay holds to JSON before it knows its API.
+_API_EVENTS: FrozenSet[str] = frozenset().union(*(dialect.events for dialect in _DIALECTS.values()))
+
+
+def _dialect_for(name: str, data: Any) -> Optional[Type[_Dialect]]:
+    """The dialect whose API sends this event, if any."""
+    for dialect in _DIALECTS.values():
+        if dialect.claims(name, data):
+            return dialect
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -794,7 +1803,7 @@ def _close_response(response: requests.Response) -> None:
 
 
 def _full_name(name: str) -> str:
-    for short, full in SHORT_PREFIXES:
+    for short, full in _SHORT_PREFIXES:
         if name.startswith(short):
             return full + name[len(short) :]
     return name
@@ -803,8 +1812,8 @@ def _full_name(name: str) -> str:
 def _closest(name: str) -> str:
     import difflib  # only on the error path
 
-    names = sorted(API_EVENTS | DERIVED_EVENTS) + [
-        short + full[len(long_) :] for short, long_ in SHORT_PREFIXES for full in sorted(API_EVENTS) if full.startswith(long_)
+    names = sorted(_API_EVENTS | _DERIVED_EVENTS) + [
+        short + full[len(long_) :] for short, long_ in _SHORT_PREFIXES for full in sorted(_API_EVENTS) if full.startswith(long_)
     ]
     match = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
     return "; did you mean %r?" % match[0] if match else ""
@@ -814,15 +1823,17 @@ class Handlers:
     """A dispatch table: event names to callbacks, and tools.
 
     Register with ``@handlers.on(name)`` or ``handlers.on(name, fn)``.  A name
-    is an API event ("thread.message.delta"), its short form
-    ("message.delta"), a derived event ("text.delta") or a shell-style
-    pattern ("thread.run.*", "*"); anything else raises ValueError naming the
-    closest valid name.  Callbacks run in registration order and take one
-    argument, the Event.  An exception raised by a callback propagates out of
-    the stream's ``until_done()`` or iteration, and the stream closes.
+    is an API event ("thread.message.delta", "response.output_text.delta"),
+    its short form ("message.delta"), a derived event ("text.delta") or a
+    shell-style pattern ("thread.run.*", "*"); anything else raises
+    ValueError naming the closest valid name.  Callbacks run in registration
+    order and take one argument, the Event.  An exception raised by a
+    callback propagates out of the stream's ``until_done()`` or iteration,
+    and the stream closes.
 
-    One table may serve any number of streams at once; the callbacks for an
-    event name are resolved once and cached until the table changes.
+    One table may serve any number of streams at once, of either API; the
+    callbacks for an event name are resolved once and cached until the table
+    changes.
     """
 
     def __init__(self) -> None:
@@ -842,9 +1853,9 @@ class Handlers:
         pattern = None
         if any(char in full for char in "*?["):
             pattern = re.compile(fnmatch.translate(full))
-            if not any(pattern.match(known) for known in API_EVENTS | DERIVED_EVENTS):
+            if not any(pattern.match(known) for known in _API_EVENTS | _DERIVED_EVENTS):
                 raise ValueError("the pattern %r matches no event%s" % (name, _closest(name)))
-        elif full not in API_EVENTS and full not in DERIVED_EVENTS:
+        elif full not in _API_EVENTS and full not in _DERIVED_EVENTS:
             raise ValueError("unknown event name %r%s" % (name, _closest(name)))
 
         def register(fn: Callback) -> Callback:
@@ -868,15 +1879,16 @@ class Handlers:
     def tool(self, fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None, report_errors: bool = False) -> Any:
         """Register a function tool, named after the function unless ``name``.
 
-        When a run requires action and every function call in it has a tool,
-        the stream calls each tool in order with the call's JSON arguments as
-        keywords, submits the results (a str as is, anything else as JSON)
-        and streams the rest of the run.  If a tool raises, or the model's
-        arguments are not a JSON object, the exception propagates and the
-        stream closes; with ``report_errors=True`` the error's text is
-        submitted as the output instead, for the model to handle.
-        ``@handlers.tool``, ``@handlers.tool(name=...)`` and
-        ``handlers.tool(fn, name=...)`` all return ``fn`` unchanged.
+        When a run requires action (or a response completes with function
+        calls) and every call in it has a tool, the stream calls each tool in
+        order with the call's JSON arguments as keywords, sends the results
+        (a str as is, anything else as JSON) and streams what follows.  If a
+        tool raises, or the model's arguments are not a JSON object, the
+        exception propagates and the stream closes; with
+        ``report_errors=True`` the error's text is sent as the output
+        instead, for the model to handle.  ``@handlers.tool``,
+        ``@handlers.tool(name=...)`` and ``handlers.tool(fn, name=...)`` all
+        return ``fn`` unchanged.
         """
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -892,6 +1904,33 @@ class Handlers:
 
         return register if fn is None else register(fn)
 
+    def _cache(self) -> Dict[str, Tuple[Callback, ...]]:
+        """The resolved callbacks by event name, for a stream's one dict
+        lookup per event; cleared in place whenever the table changes."""
+        return self._resolved
+
+    def _output(self, call: _Call) -> str:
+        """Call the tool a call names with its arguments (a JSON text, or an
+        object) as keywords; its result as the output to send: a str as is,
+        anything else as JSON.  What the tool raises propagates, unless it
+        reports errors: then the error's text is the output."""
+        try:
+            arguments = call.arguments
+            if type(arguments) is not dict:  # a JSON text, as the API sends it (some servers send the object)
+                try:
+                    arguments = json.loads(arguments or "{}")
+                except (TypeError, ValueError, RecursionError):
+                    arguments = None
+            if type(arguments) is not dict:
+                raise ProtocolError("tool call %s: the arguments are not a JSON object: %s" % (call.id, _preview(str(call.arguments))))
+            result = self.tools[call.name](**arguments)
+            return result if isinstance(result, str) else json.dumps(result)
+        except Exception as exc:
+            if call.name not in self._reported:
+                raise
+            _log.debug("tool %s failed, reported to the model: %r", call.name, exc)
+            return "error: %s: %s" % (type(exc).__name__, exc)
+
     def __repr__(self) -> str:
         return "<Handlers %d callbacks, %d tools>" % (len(self._registrations), len(self.tools))
 
@@ -900,105 +1939,72 @@ class Handlers:
 # Stream
 # ---------------------------------------------------------------------------
 
-_MALFORMED = (KeyError, TypeError, AttributeError, ValueError, IndexError, RecursionError)
-Emission = Tuple[str, Any, Optional[str], Any]  # name, data, text, snapshot source
+# A stream's phase: reading a body; its body said its last word (acted on at
+# the next step); ended normally; closed before that.
+_READING, _STOPPED, _FINISHED, _CLOSED = "reading", "stopped", "finished", "closed"
 
 
 class Stream:
-    """A streamed run: dispatches its events and keeps what they built.
+    """A stream of events (from a run, a response, or a recording): it
+    dispatches them to callbacks and keeps what they built.
 
-    ``until_done()`` dispatches every event and returns the final run; or
-    iterate it: each Event (API and derived) comes after its callbacks ran.
-    Any exception (a callback's, a network error, KeyboardInterrupt, a
-    gevent Timeout) and leaving a ``with`` block or a ``for`` loop early close
-    the connection at once; what was received stays readable on the stream.
+    ``until_done()`` dispatches every event and returns the final run (or
+    response); or iterate it: each Event (API and derived) comes after its
+    callbacks ran.  Any exception (a callback's, a network error,
+    KeyboardInterrupt, a gevent Timeout) and leaving a ``with`` block or a
+    ``for`` loop early close the connection at once; what was received stays
+    readable on the stream.
 
     Streams come from a Client's streaming calls, or from ``replay()``.
     """
 
     def __init__(
         self,
-        body: Iterable[bytes],
+        body: Union[_Body, Iterable[bytes]],
         handlers: Optional[Handlers] = None,
         *,
-        response: Optional[requests.Response] = None,
-        client: Optional[Client] = None,
+        dialect: Optional[_Dialect] = None,
+        transport: Optional[_Transport] = None,
         record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
-        max_event_bytes: int = MAX_EVENT_BYTES,
+        max_event_bytes: int = _MAX_EVENT_BYTES,
         cancel_on_interrupt: bool = False,
         recover: Union[bool, float] = False,
-        request: Optional[JSON] = None,
-        resume: Optional[Tuple[str, str]] = None,
     ):
+        self._body = body if isinstance(body, _Body) else _Body(body)
         self._handlers = handlers if handlers is not None else Handlers()
-        self._request = request  # a Responses request, repeated with the tools' outputs
-        self._own = Handlers()
-        # name -> callbacks: the shared table's own cache (cleared in place when
-        # it changes) until the stream gets callbacks of its own
-        self._table = self._handlers._resolved
-        self._http = response
-        self._client = client
+        self._table = self._handlers._cache()  # one dict lookup per event, until the stream has callbacks of its own
+        self._own: Optional[Handlers] = None
+        self._transport = transport
         self._cancel_on_interrupt = cancel_on_interrupt
-        self._recover_seconds = RECOVER_SECONDS if recover is True else float(recover or 0)
+        self._recover_seconds = _RECOVER_SECONDS if recover is True else float(recover or 0)
+        self._max_event_bytes = max_event_bytes
         self._record: Optional[IO[bytes]] = None
         self._owns_record = False
         if isinstance(record, (str, os.PathLike)):
             try:
                 self._record = open(record, "wb")
             except BaseException:
-                if response is not None:
-                    _close_response(response)
+                self._body.close()
                 raise
             self._owns_record = True
         elif record is not None:
             self._record = record
-        if self._record is not None and client is not None:
-            self._record = _Redacting(self._record, client._secrets)  # type: ignore[assignment]
-        self._max_event_bytes = max_event_bytes
-        self._wire = _Wire(body, max_event_bytes, self._record)
-        self._events = iter(self._wire)
-
-        self._run: Optional[JSON] = None
-        self._response: Optional[JSON] = None  # the Responses API's response, output accumulated
-        self._responses: List[JSON] = []  # and every one before it in this stream
-        self._items_done: Set[Any] = set()  # output items whose output_item.done came
-        self._messages: Dict[str, JSON] = {}
-        self._steps: Dict[str, JSON] = {}
-        self._message: Optional[JSON] = None
-        self._step: Optional[JSON] = None
-        self._parts: Dict[Tuple[Any, int], bool] = {}  # text/image part -> done
-        self._calls: Dict[Any, bool] = {}  # tool call (its id, or its step and index) -> done
+        if self._record is not None and transport is not None:
+            self._record = _Redacting(self._record, transport._secrets)  # type: ignore[assignment]
+        # A replay learns its API from its first event; until then it speaks of a run.
+        self._routes: Dict[str, Route] = {}
+        self._use(dialect or _RunDialect())
+        self._settled = dialect is not None
+        if not self._settled:
+            self._routes = {}  # every event unrouted until one names the API
+        self._names = self._dialect.events if self._settled else _API_EVENTS
+        self._phase = _READING
         self._received = 0
-        self._debug = log.isEnabledFor(logging.DEBUG)  # checked once, not per event
-        self._done = False  # the body said 'done' (or sent the response's final event)
-        self._body_over = False  # ... and is to be acted on at the next step
-        self._resume = resume  # (thread, run) of a submit_tool_outputs request, to poll by
-        self._continuing = resume is not None  # tool outputs sent; the run (or next response) not heard from since
-        self._submitted: Set[Any] = set()  # the ids of the tool calls whose outputs were sent
-        self._finished = False
-        self._closed = False
         self._interrupted = False  # an exception left the stream
         self._recovered = False
         self._queue: Optional[Deque[Emission]] = None  # while iterating
-        self._routes: Dict[str, Callable[[str, JSON], List[Emission]]] = {"thread.created": self._on_thread}
-        self._routes.update((name, self._on_run) for name in RUN_EVENTS)
-        self._routes.update((name, self._on_step) for name in STEP_EVENTS)
-        self._routes.update((name, self._on_message) for name in MESSAGE_EVENTS)
-        self._routes["thread.run.step.delta"] = self._on_step_delta
-        self._routes["thread.message.delta"] = self._on_message_delta
-        for name in ("created", "in_progress", "queued", "completed", "failed", "incomplete"):
-            self._routes["response." + name] = self._on_response
-        for suffix in ("added", "done"):
-            self._routes["response.output_item." + suffix] = self._on_output_item
-            self._routes["response.content_part." + suffix] = self._on_content_part
-            self._routes["response.reasoning_summary_part." + suffix] = self._on_summary_part
-        for suffix in ("delta", "done"):
-            for kind in ("output_text", "refusal", "reasoning_text"):
-                self._routes["response.%s.%s" % (kind, suffix)] = self._on_part_text
-            for kind in _CALL_TEXT:
-                self._routes["response.%s.%s" % (kind, suffix)] = self._on_call_text
-            self._routes["response.reasoning_summary_text." + suffix] = self._on_summary_text
-        self._routes["response.output_text.annotation.added"] = self._on_annotation
+        self._debug = _log.isEnabledFor(logging.DEBUG)  # checked once, not per event
+        self._read(self._body)
 
     # -- registration ------------------------------------------------------
 
@@ -1007,7 +2013,9 @@ class Stream:
 
         The stream's own callbacks run after the shared table's.
         """
-        self._table = {}  # from now on: both tables, resolved on each lookup
+        if self._own is None:
+            self._own = Handlers()
+            self._table = {}  # from now on: both tables, resolved on each lookup
         return self._own.on(name, fn)
 
     # -- driving -----------------------------------------------------------
@@ -1018,15 +2026,11 @@ class Stream:
 
         A run that ends failed, cancelled, expired or incomplete is returned
         with that status.  Errors raise (see the module's exceptions) and
-        close the stream; on a closed stream this returns the run as received.
+        close the stream; on a closed stream this returns what was received.
         """
         while self._advance():
             pass
-        return self._final()
-
-    def _final(self) -> Optional[JSON]:
-        """The run, or (Responses API) a snapshot of the response."""
-        return self._run if self._run is not None or self._response is None else snapshot(self._response)
+        return self._acc.final()
 
     def __iter__(self) -> Iterator[Event]:
         # Events wait in a queue so that each one's callbacks run just before
@@ -1066,55 +2070,67 @@ class Stream:
     def close(self) -> None:
         """Close the connection; idempotent, never raises.
 
-        With ``cancel_on_interrupt``, a run left before it finished is
-        cancelled (one request, a short timeout, errors only logged); a run
-        waiting in ``requires_action`` only if an exception left the stream,
-        so that you can break out and submit its tool outputs yourself.
+        With ``cancel_on_interrupt``, a run (or response) left before it
+        finished is cancelled (one request, a short timeout, errors only
+        logged); a run waiting in ``requires_action`` only if an exception
+        left the stream, so that you can break out and submit its tool
+        outputs yourself.
         """
-        if self._closed:
+        if self._phase == _FINISHED or self._phase == _CLOSED:
             return
-        self._closed = True
-        if self._cancel_on_interrupt and not self._finished:
+        self._phase = _CLOSED
+        self._shut()
+
+    def _shut(self) -> None:
+        if self._cancel_on_interrupt and self._phase != _FINISHED:
             self._cancel()
-        self._close_body()
+        self._body.close()
         if self._record is not None:
             try:
                 self._record.flush()
                 if self._owns_record:
                     self._record.close()
             except Exception as exc:  # closing must never raise
-                log.debug("closing the recording failed: %r", exc)
+                _log.debug("closing the recording failed: %r", exc)
 
-    def _close_body(self) -> None:
-        """Close the current response (the stream may go on with another)."""
-        if self._http is not None:
-            _close_response(self._http)
-            self._http = None  # it holds the connection pool
-        try:
-            getattr(self._wire.chunks, "close", lambda: None)()  # the reader, or a replayed file
-        except Exception as exc:  # closing must never raise
-            log.debug("closing the body failed: %r", exc)
+    def _use(self, dialect: _Dialect) -> None:
+        """Speak this dialect: its accumulator's routes, and its last words."""
+        self._dialect = dialect
+        self._acc = dialect.acc
+        routes: Dict[str, Route] = dict(dialect.acc.routes)
+        for name in dialect.ends:
+            routes[name] = self._last
+        self._routes = routes
+
+    def _read(self, body: _Body) -> None:
+        """Read events from this body (the first, or what follows tool outputs)."""
+        self._body = body
+        chunks = body.chunks if self._record is None else _recorded(body.chunks, self._record)
+        self._framer = _Framer(self._names, self._max_event_bytes)
+        self._events = _decode(self._framer.blocks(chunks), self._names)
+        self._last_word = -1  # the event count when the body said its last word
 
     def _advance(self) -> bool:
         """Take the next step: dispatch one event, or act on the end of a
         body (finish, recover, or run the tools and go on).  Each step's
         events are dispatched before the next step starts.  False once the
         stream has ended."""
-        if self._finished or self._closed:
+        phase = self._phase
+        if phase != _READING and phase != _STOPPED:
             return False
         try:
-            if self._body_over:
-                self._body_over = False
-                self._end_of_body(None)
+            if phase == _STOPPED:
+                self._phase = _READING
+                self._end_of_body(None, True)
                 return True
             try:
                 name, data = next(self._events)
             except Exception as exc:
-                if self._closed:  # close() from another greenlet or thread ended the read
+                if self._phase == _CLOSED:  # close() from another greenlet or thread ended the read
                     return False
                 if not isinstance(exc, (StopIteration, IncompleteStreamError, APITimeoutError)):
                     raise
-                self._end_of_body(None if isinstance(exc, StopIteration) else exc)
+                self._end_of_body(None if isinstance(exc, StopIteration) else exc, self._last_word == self._received)
                 return True
             self._dispatch(name, data)
         except BaseException as exc:
@@ -1125,28 +2141,52 @@ class Stream:
     def _dispatch(self, name: str, data: Any) -> None:
         self._received += 1
         if self._debug:
-            log.debug("event %s", name)
-        if self._done:  # a recording goes on after 'done' with the run's continuation
-            self._done = False
+            _log.debug("event %s", name)
         route = self._routes.get(name)
         if route is None:
-            if name == "done":
-                self._done = True
-                self._emit([("done", data, None, None)])
-                self._body_over = self._http is not None  # a replay ends with its source instead
-            elif name == "error":
-                self._emit([("error", data, None, data)])
-                raise _stream_error(data)
-            elif name in DERIVED_EVENTS:  # 'end' means finished normally: only the Stream may say so
-                raise ProtocolError("the server sent an event named %r, a name for events this library derives" % name)
-            else:
-                self._emit([(name, data, None, None)])
+            self._unrouted(name, data)
             return
         try:
             emissions = route(name, data)
         except _MALFORMED as exc:
             raise ProtocolError("malformed %r event: %r" % (name, exc)) from exc
         self._emit(emissions)
+
+    def _unrouted(self, name: str, data: Any) -> None:
+        """An event no accumulator takes: ``done``, ``error``, a replay's first
+        event of an API, a name this module derives, or an unknown event."""
+        if not self._settled:
+            dialect = _dialect_for(name, data)
+            if dialect is not None:  # from now on, this API's
+                self._use(dialect())
+                self._settled = True
+                self._received -= 1  # dispatched again, counted once
+                self._dispatch(name, data)
+                return
+        if name == "done":
+            self._said_last_word()
+            self._emit([("done", data, None, None)])
+        elif name == "error":
+            self._emit([("error", data, None, data)])
+            raise _stream_error(data)
+        elif name in _DERIVED_EVENTS:  # 'end' means finished normally: only the Stream may say so
+            raise ProtocolError("the server sent an event named %r, a name for events this library derives" % name)
+        else:
+            self._emit([(name, data, None, None)])
+
+    def _last(self, name: str, data: JSON) -> List[Emission]:
+        """The route of an event after which its body carries nothing more."""
+        emissions = self._acc.routes[name](name, data)
+        self._said_last_word()
+        return emissions
+
+    def _said_last_word(self) -> None:
+        """The body said its last word: a live one is closed and acted on at
+        the next step; a replay reads on (a recording of tool rounds holds
+        every body), and acts at its end."""
+        self._last_word = self._received
+        if self._transport is not None and self._phase == _READING:
+            self._phase = _STOPPED
 
     def _emit(self, emissions: List[Emission]) -> None:
         """Dispatch events, in order: at once, or queued while iterating."""
@@ -1165,7 +2205,7 @@ class Stream:
     def _callbacks(self, name: str) -> Tuple[Callback, ...]:
         """The shared table's callbacks for an event, then the stream's."""
         callbacks = self._handlers.callbacks(name)
-        if self._own._registrations:
+        if self._own is not None:
             callbacks += self._own.callbacks(name)
         return callbacks
 
@@ -1176,668 +2216,132 @@ class Stream:
             callback(event)
         return event
 
-    def _end_of_body(self, cut: Optional[AssistantStreamError]) -> None:
-        """The body ended (at ``done``, at EOF, or cut off by ``cut``):
+    def _end_of_body(self, cut: Optional[AssistantStreamError], said_done: bool) -> None:
+        """A body ended (at its last word, at EOF, or cut off by ``cut``):
         finish, recover, or go on with the tools' outputs."""
-        self._close_body()
-        status = None if self._continuing else self.status  # what was last received is the round before
-        if self._continuing or (not self._done and status not in STOP_STATUSES):
-            where = self._where()
-            if cut is None:
-                detail = " (%d bytes of an unfinished event dropped)" % len(self._wire.cut) if self._wire.cut else ""
-                cut = IncompleteStreamError("the stream ended %s%s" % (where, detail))
-            else:
-                cause = cut.__cause__
-                cut = type(cut)("%s, %s" % (cut, where))
-                cut.__cause__ = cause
-            if not (self._recover_seconds and self._client is not None and self._pollable()):
+        self._body.close()
+        if not self._dialect.ended(said_done):
+            cut = self._incomplete(cut)
+            if not (self._recover_seconds and self._transport is not None and self._dialect.pollable()):
                 raise cut
             self._recover(cut)  # dispatches what the body would have carried
-            self._done = self._body_over = True  # then finish, or run the tools, at the next step
+            if self._phase == _READING:
+                self._phase = _STOPPED  # then finish, or run the tools, at the next step
             return
         if cut is not None:
-            log.debug("stream cut after the run reached %r: %s", status, cut)
-        if status == "requires_action" and self._submit_tool_outputs():
-            return
-        if self._run is None and status == "completed" and self._submit_function_outputs():
-            return
-        self._finish()
+            _log.debug("stream cut after the %s stopped: %s", self._dialect.kind, cut)
+        if not self._tool_round():
+            self._finish()
 
-    def _pollable(self) -> bool:
-        """Whether the run (or response) can be polled: its id is known.  A
-        follow-up response's is not, until its first event."""
-        if self._run is not None or self._resume is not None:
-            return bool((self._run or {}).get("id") or self._resume)
-        return not self._continuing and bool((self._response or {}).get("id"))
-
-    def _where(self) -> str:
-        """Where a stream that ended early was: for its error message."""
-        kind = "run" if self._run is not None or self._resume is not None or self._response is None else "response"
-        if self._continuing:
-            return "after the tool outputs were sent, before the %s" % ("run went on" if kind == "run" else "next response started")
-        if self.status is None:
-            return "before the %s started" % kind
-        return "before %s, with the %s in status %r" % ("'done'" if kind == "run" else "the response finished", kind, self.status)
+    def _incomplete(self, cut: Optional[AssistantStreamError]) -> AssistantStreamError:
+        """The error for a body that ended too early, saying where."""
+        where = self._dialect.where()
+        if cut is None:
+            tail = self._framer.tail
+            detail = " (%d bytes of an unfinished event dropped)" % len(tail) if tail else ""
+            return IncompleteStreamError("the stream ended %s%s" % (where, detail))
+        error = type(cut)("%s, %s" % (cut, where))
+        error.__cause__ = cut.__cause__
+        return error
 
     def _finish(self) -> None:
-        self._finished = True
-        self.close()
-        final = self._final()
+        self._phase = _FINISHED
+        self._shut()
+        final = self._acc.final()
         self._emit([("end", final, None, final)])
 
     def _fail(self, exc: BaseException) -> None:
         if isinstance(exc, AssistantStreamError):
             if exc.stream is None:
                 exc.stream = self
-            if self._client is not None:
-                self._client._redacted(exc)
+            if self._transport is not None:
+                self._transport._redacted(exc)
         self._interrupted = True
         self.close()
 
-    # -- the run lifecycle: tools, recovery, cancel ---------------------------
+    # -- the tool round, recovery, cancel: the dialect says how ----------------
 
-    def _submit_tool_outputs(self) -> bool:
-        """Run the tools a run requires and stream the rest; False if some
-        call has no tool (the run stays in ``requires_action``)."""
-        assert self._run is not None
-        calls = _required_calls(self._run)
-        if self._client is None or not calls:
+    def _tool_round(self) -> bool:
+        """Run the tools the stop requires, send their outputs and read what
+        follows; False if it requires none, or some call has no tool (the
+        stream then ends where it stopped)."""
+        if self._transport is None:
+            return False  # a replay never calls tools
+        dialect = self._dialect
+        calls = dialect.required_calls()
+        if not calls or any(call.name not in self._handlers.tools for call in calls):
             return False
-        try:
-            names = [call["function"]["name"] for call in calls]
-            ids = [call["id"] for call in calls]
-            if not all(type(call_id) is str for call_id in ids):
-                raise ValueError("a tool call without an id")
-        except _MALFORMED as exc:
-            raise ProtocolError("malformed required_action: %r" % (exc,)) from None
-        if any(name not in self._handlers.tools for name in names):
-            return False
-        self._check_unsubmitted(ids)
-        path = self._run_path() + "/submit_tool_outputs"  # checked before any tool runs
-        outputs = [
-            {"tool_call_id": call_id, "output": self._call_tool(name, call_id, call["function"])}
-            for call, name, call_id in zip(calls, names, ids)
-        ]
-        self._attach(self._client._open_stream(path, {"tool_outputs": outputs, "stream": True}))
+        dialect.answer(calls)
+        path = dialect.follow_up_path()  # its ids checked before any tool runs
+        outputs = [self._handlers._output(call) for call in calls]
+        self._read(self._transport._open_stream(path, dialect.follow_up_body(calls, outputs)))
+        self._acc.waiting = True
         return True
-
-    def _call_tool(self, name: str, call_id: Any, function: JSON) -> str:
-        try:
-            arguments = function.get("arguments")
-            if type(arguments) is not dict:  # a JSON text, as the API sends it (some servers send the object)
-                try:
-                    arguments = json.loads(arguments or "{}")
-                except (TypeError, ValueError, RecursionError):
-                    arguments = None
-            if type(arguments) is not dict:
-                raise ProtocolError(
-                    "tool call %s: the arguments are not a JSON object: %s" % (call_id, _preview(str(function.get("arguments"))))
-                )
-            result = self._handlers.tools[name](**arguments)
-            return result if isinstance(result, str) else json.dumps(result)
-        except Exception as exc:
-            if name not in self._handlers._reported:
-                raise
-            log.debug("tool %s failed, reported to the model: %r", name, exc)
-            return "error: %s: %s" % (type(exc).__name__, exc)
-
-    def _submit_function_outputs(self) -> bool:
-        """Responses API: run the tools the response's function calls name and
-        stream the follow-up response; False if some call has no tool."""
-        assert self._response is not None
-        calls = [item for item in self._response.get("output") or () if type(item) is dict and item.get("type") == "function_call"]
-        if self._client is None or not calls or any(item.get("name") not in self._handlers.tools for item in calls):
-            return False
-        if not all(type(item.get("call_id")) is str for item in calls) or type(self._response.get("id")) is not str:
-            raise ProtocolError("a function call without a call_id, or a response without an id")
-        self._check_unsubmitted([item["call_id"] for item in calls])
-        outputs = [
-            {"type": "function_call_output", "call_id": item["call_id"], "output": self._call_tool(item["name"], item["call_id"], item)}
-            for item in calls
-        ]
-        # The follow-up asks as the request did, except that a tool_choice that
-        # forces a call is left to the default (it would force one in every
-        # round); allowed_tools keeps its list, in auto mode.  A conversation
-        # carries the chain itself (the API refuses it with previous_response_id).
-        request = self._request or {}
-        body = {key: value for key, value in request.items() if key not in ("input", "previous_response_id", "tool_choice")}
-        choice = request.get("tool_choice")
-        if choice in ("auto", "none"):
-            body["tool_choice"] = choice
-        elif type(choice) is dict and choice.get("type") == "allowed_tools":  # keep the restriction, not the force
-            body["tool_choice"] = dict(choice, mode="auto")
-        if not request.get("conversation"):
-            body.pop("conversation", None)
-            body["previous_response_id"] = self._response["id"]
-        body.update(input=outputs, stream=True)
-        self._attach(self._client._open_stream("/responses", body))
-        return True
-
-    def _check_unsubmitted(self, call_ids: List[Any]) -> None:
-        """Refuse to run a tool call twice: its output was sent already."""
-        again = [call_id for call_id in call_ids if call_id in self._submitted]
-        if again:
-            raise ProtocolError("the server asks again for tool call %s, whose output was already submitted" % again[0])
-        self._submitted.update(call_ids)
-
-    def _response_path(self) -> str:
-        try:
-            return "/responses/%s" % _check_id((self._response or {})["id"], "response id")
-        except _MALFORMED as exc:
-            raise ProtocolError("the response has no valid id: %r" % (exc,)) from None
-
-    def _run_ids(self) -> Tuple[Any, Any]:
-        """The thread and run ids: as the server sent them, else as requested."""
-        if self._run is None and self._resume is not None:
-            return self._resume
-        run = self._run or {}
-        return run.get("thread_id"), run.get("id")
-
-    def _run_path(self) -> str:
-        """The API path of this stream's run, its ids checked."""
-        try:
-            return _run_path(*self._run_ids())
-        except ValueError as exc:
-            raise ProtocolError("the run has no valid thread_id and id: %r" % (exc,)) from None
-
-    def _attach(self, response: requests.Response) -> None:
-        """Go on reading from a new response (a continuation of the run)."""
-        self._http = response
-        self._wire = _Wire(_response_chunks(response), self._max_event_bytes, self._record)
-        self._events = iter(self._wire)
-        self._done = False
-        self._continuing = True
-
-    def _poll(self, path: str, cut: AssistantStreamError, stopped: Callable[[JSON], bool]) -> JSON:
-        """GET ``path`` until ``stopped(answer)``, backing off."""
-        assert self._client is not None
-        deadline = time.monotonic() + self._recover_seconds
-        delay = 0.25
-        try:
-            found = self._client.request("GET", path)
-            while not stopped(found):
-                if time.monotonic() + delay > deadline:
-                    raise IncompleteStreamError(
-                        "the stream was cut (%s) and it was still %r after %g s of polling"
-                        % (cut, found.get("status"), self._recover_seconds)
-                    )
-                time.sleep(delay)
-                delay = min(delay * 2, 4.0)
-                found = self._client.request("GET", path)
-        except AssistantStreamError as exc:
-            raise exc from cut
-        return found
 
     def _recover(self, cut: AssistantStreamError) -> None:
-        """Poll the run (or response) until it stops, then dispatch what the
-        lost stream would have: what it finished, and its final event."""
-        assert self._client is not None
-        if self._run is None and self._resume is None:
-            self._recover_response(cut)
-            return
-        run_path = self._run_path()
-        thread_id, run_id = self._run_ids()
-        log.debug("recovering run %s after: %s", run_id, cut)
-        run = self._poll(run_path, cut, self._run_stopped)
-        try:
-            steps = self._client._list(run_path + "/steps")
-            messages = self._client._list(_thread_path(thread_id) + "/messages", {"run_id": run_id})
-        except AssistantStreamError as exc:
-            raise exc from cut
+        assert self._transport is not None
+        events = self._dialect.recover(self._transport, self._recover_seconds, cut)
         self._recovered = True
-        for step in _newly_finished(steps, self._steps, TERMINAL_STATUSES):
-            self._dispatch("thread.run.step." + step["status"], step)
-        for message in _newly_finished(messages, self._messages, ("completed", "incomplete")):
-            self._dispatch("thread.message." + message["status"], message)
-        self._dispatch("thread.run." + run["status"], run)
-
-    def _run_stopped(self, run: JSON) -> bool:
-        """Whether a polled run has stopped: a run still requiring only the
-        calls just answered has not taken the outputs in yet."""
-        if run.get("status") not in STOP_STATUSES:
-            return False
-        required = {call.get("id") for call in _required_calls(run) if type(call) is dict}
-        return run.get("status") != "requires_action" or not required or not required <= self._submitted
-
-    def _recover_response(self, cut: AssistantStreamError) -> None:
-        log.debug("recovering response %s after: %s", (self._response or {}).get("id"), cut)
-        response = self._poll(self._response_path(), cut, lambda found: found.get("status") in TERMINAL_STATUSES)
-        self._recovered = True
-        output = response.get("output")
-        output = output if type(output) is list else []
-        streamed = self._response_output()
-        for item, place in zip(output, _match(output, streamed)):
-            if type(item) is dict and (place is None or self._item_key(place) not in self._items_done):
-                index = len(streamed) if place is None else place  # a new item goes after the others
-                self._dispatch("response.output_item.done", {"type": "response.output_item.done", "output_index": index, "item": item})
-        name = "response." + response["status"]
-        if name in self._routes:  # completed, failed, incomplete
-            self._dispatch(name, {"type": name, "response": response})
-        else:  # cancelled: no event of its own
-            self._on_response(name, {"response": response})
+        for name, data in events:
+            self._dispatch(name, data)
 
     def _cancel(self) -> None:
-        if self._run is None and self._response is not None:
-            self._cancel_response()
-            return
-        run = self._run
-        if self._client is None or run is None or run.get("status") in TERMINAL_STATUSES | {"cancelling"}:
-            return
-        if run.get("status") == "requires_action" and not self._interrupted and not self._continuing:
-            return  # left on purpose: the caller may submit the tool outputs
-        try:
-            path = self._run_path() + "/cancel"
-            self._client._send("POST", path, None, None, stream=False, timeout=CANCEL_TIMEOUT, retries=0).close()
-            log.debug("cancelled run %s", run["id"])
-        except Exception as exc:  # never mask why the stream was left
-            log.debug("cancelling run %s failed: %r", run.get("id"), exc)
-
-    def _cancel_response(self) -> None:
-        response = self._response
-        if self._client is None or response is None or response.get("status") in TERMINAL_STATUSES:
+        if self._transport is None:
             return
         try:
-            self._client._send(
-                "POST", self._response_path() + "/cancel", None, None, stream=False, timeout=CANCEL_TIMEOUT, retries=0
-            ).close()
-            log.debug("cancelled response %s", response.get("id"))
+            path = self._dialect.cancel_path(self._interrupted)
+            if path is not None:
+                self._transport._post_quietly(path)
+                _log.debug("cancelled %s", self._dialect.describe())
         except Exception as exc:  # never mask why the stream was left
-            log.debug("cancelling response %s failed: %r", response.get("id"), exc)
-
-    # -- accumulation: each returns the events to dispatch, API event first --
-
-    def _on_thread(self, name: str, data: JSON) -> List[Emission]:
-        return [(name, data, None, data)]
-
-    def _on_run(self, name: str, data: JSON) -> List[Emission]:
-        status = data["status"]
-        self._run = data
-        self._continuing = False
-        emissions: List[Emission] = [(name, data, None, data)]
-        if status == "requires_action":
-            for call in _required_calls(data):
-                entry = self._find_call(call.get("id"))
-                if entry is not None and type(entry.get("function")) is dict and type(call.get("function")) is dict:
-                    entry["function"].update(call["function"])  # the run's list is the final word
-                emissions += self._call_events(call.get("id"), call, call if entry is None else entry, True)
-        return emissions
-
-    def _call_events(self, key: Any, item: Any, entry: Any, done: bool) -> List[Emission]:
-        """``tool_call.created`` and (if ``done``) ``tool_call.done``, each
-        once per call: ``key`` is the call's id (or its step and index)."""
-        emissions: List[Emission] = []
-        state = self._calls.get(key)
-        if state is None:
-            state = self._calls[key] = False
-            emissions.append(("tool_call.created", item, None, entry))
-        if done and not state:
-            self._calls[key] = True
-            emissions.append(("tool_call.done", item, None, entry))
-        return emissions
-
-    def _on_step(self, name: str, data: JSON) -> List[Emission]:
-        step_id = data["id"]
-        step = self._steps.get(step_id)
-        final = data.get("status") in TERMINAL_STATUSES
-        if step is None or final:
-            step = snapshot(data)
-        else:
-            step.update((key, snapshot(value)) for key, value in data.items() if key != "step_details")
-        self._steps[step_id] = self._step = step
-        emissions: List[Emission] = [(name, data, None, step)]
-        received = _tool_calls(data)
-        for index, entry in enumerate(_tool_calls(step)):
-            emissions += self._call_events(_call_key(step_id, index, entry), _received(received, index, entry), entry, final)
-        return emissions
-
-    def _on_step_delta(self, name: str, data: JSON) -> List[Emission]:
-        step_id = data["id"]
-        step = self._steps.get(step_id)
-        if step is None:  # created in an earlier stream
-            step = self._steps[step_id] = {"id": step_id, "object": "thread.run.step", "step_details": {}}
-        self._step = step
-        delta = data["delta"]
-        details = delta.get("step_details")
-        calls: List[Tuple[JSON, JSON]] = []
-        if type(details) is dict and details.get("tool_calls"):
-            acc = step.get("step_details")
-            if type(acc) is not dict:
-                acc = step["step_details"] = {}
-            merge(acc, {key: value for key, value in details.items() if key != "tool_calls"})
-            entries = acc.get("tool_calls")
-            if type(entries) is not list:
-                entries = acc["tool_calls"] = []
-            calls = [(item, merge_entry(entries, item)) for item in details["tool_calls"]]
-            delta = {key: value for key, value in delta.items() if key != "step_details"}
-        merge(step, delta)
-        emissions: List[Emission] = [(name, data, None, step)]
-        for item, entry in calls:
-            emissions += self._call_events(_call_key(step_id, item["index"], entry), item, entry, False)
-            emissions.append(("tool_call.delta", item, None, entry))
-        return emissions
-
-    def _on_message(self, name: str, data: JSON) -> List[Emission]:
-        message_id = data["id"]
-        message = self._messages.get(message_id)
-        final = data.get("status") in ("completed", "incomplete")
-        old_parts = message.get("content") if message is not None else None
-        if message is None or final:
-            message = snapshot(data)
-        else:
-            message.update((key, snapshot(value)) for key, value in data.items() if key != "content")
-        self._messages[message_id] = self._message = message
-        emissions: List[Emission] = [(name, data, None, message)]
-        parts = message.get("content")
-        if type(parts) is not list:
-            parts = message["content"] = []
-        received = data.get("content")
-        received = received if type(received) is list else []
-        for index, part in enumerate(parts):
-            key = (message_id, index)
-            old = old_parts[index] if type(old_parts) is list and index < len(old_parts) else None
-            emissions += self._part_events(key, _received(received, index, part), part, old, final)
-        if final and type(old_parts) is list:
-            for index in range(len(parts), len(old_parts)):  # streamed, then dropped
-                key = (message_id, index)
-                if self._parts.get(key) is False:
-                    self._parts[key] = True
-                    part = old_parts[index]
-                    emissions.append(("text.done", snapshot(part), _text_of(part), part.get("text")))
-        return emissions
-
-    def _part_events(self, key: Tuple[Any, int], item: JSON, part: JSON, old: Optional[JSON], final: bool) -> List[Emission]:
-        """Derived events for a content part that arrived whole: ``item`` as
-        received, ``part`` as accumulated, ``old`` as it was before."""
-        kind = part.get("type")
-        emissions: List[Emission] = []
-        if kind in ("text", "output_text"):
-            text, source = _text_of(part), _text_source(part)
-            if key not in self._parts:
-                self._parts[key] = False
-                emissions.append(("text.created", item, text, source))
-                if text:
-                    emissions.append(("text.delta", item, text, source))
-            elif old is not None:
-                streamed = _text_of(old)
-                if len(text) > len(streamed) and text.startswith(streamed):
-                    emissions.append(("text.delta", item, text[len(streamed) :], source))
-            if final and not self._parts[key]:
-                self._parts[key] = True
-                emissions.append(("text.done", item, text, source))
-        elif kind == "image_file" and key not in self._parts:
-            self._parts[key] = True
-            emissions.append(("image_file.done", item, None, part))
-        return emissions
-
-    def _on_message_delta(self, name: str, data: JSON) -> List[Emission]:
-        message_id = data["id"]
-        message = self._messages.get(message_id)
-        if message is None:  # created in an earlier stream
-            message = self._messages[message_id] = {"id": message_id, "object": "thread.message", "content": []}
-        self._message = message
-        delta = data["delta"]
-        items = delta.get("content")
-        emissions: List[Emission] = [(name, data, None, message)]
-        if not items:
-            merge(message, delta)
-            return emissions
-        if len(delta) > 1:
-            merge(message, {key: value for key, value in delta.items() if key != "content"})
-        entries = message.get("content")
-        if type(entries) is not list:
-            entries = message["content"] = []
-        for item in items:
-            known = len(entries)
-            entry = merge_entry(entries, item)
-            kind = entry.get("type")
-            if len(entries) > known:  # a new part
-                key = (message_id, item["index"])
-                if key not in self._parts:
-                    self._parts[key] = kind == "image_file"
-                    if kind == "text":
-                        emissions.append(("text.created", item, _text_of(entry), entry["text"]))
-                    elif kind == "image_file":
-                        emissions.append(("image_file.done", item, None, entry))
-            if kind == "text":
-                text = item.get("text")
-                fragment = text.get("value") if type(text) is dict else None
-                emissions.append(("text.delta", item, fragment if type(fragment) is str else "", entry["text"]))
-        return emissions
-
-    def _find_call(self, call_id: Any) -> Optional[JSON]:
-        """The accumulated tool call with this id, from any step."""
-        for step in self._steps.values():
-            for entry in _tool_calls(step):
-                if type(entry) is dict and entry.get("id") == call_id:
-                    return entry
-        return None
-
-    # -- the Responses API: output items, their parts, their calls ------------
-
-    def _on_response(self, name: str, data: JSON) -> List[Emission]:
-        received = data["response"]
-        final = received["status"] in TERMINAL_STATUSES
-        current = self._response
-        if current is None or current.get("id") not in (None, received.get("id")):  # a new one: the first, or after tools
-            current = self._response = {"output": []}
-            self._responses.append(current)
-            self._continuing = False
-        old_output = current["output"]
-        if final:
-            current.clear()
-            current.update(snapshot(received))
-        else:
-            current.update((key, snapshot(value)) for key, value in received.items() if key != "output")
-        output = current.get("output")
-        if type(output) is not list:
-            output = current["output"] = old_output
-        emissions: List[Emission] = [(name, data, None, current)]
-        if final:  # whatever the body did not finish, the final response does
-            emissions += self._close_output(output, old_output)
-            self._done = True  # the Responses API's 'done': nothing follows on this body
-            self._body_over = self._http is not None
-        return emissions
-
-    def _item_key(self, index: int) -> Tuple[int, int]:
-        """An output item's key in ``_parts``, ``_calls`` and ``_items_done``:
-        its place, which every event about it names (its id may be missing
-        from the item or from the events)."""
-        return (len(self._responses), index)
-
-    def _close_output(self, output: List[Any], old_output: List[Any]) -> List[Emission]:
-        """The derived events a final response completes.  Its items are
-        matched to the streamed ones (by id, else by place); streamed items it
-        leaves out are kept, after its own, and closed too."""
-        emissions: List[Emission] = []
-        places = _match(output, old_output)
-        fresh = len(old_output)  # keys for items never streamed
-        for item, place in zip(output, places):
-            if place is None:
-                place, fresh = fresh, fresh + 1
-            old = old_output[place] if place < len(old_output) else None
-            emissions += self._item_events(place, item, item, old, True)
-        for place, item in enumerate(old_output):
-            if place not in places and type(item) is dict:
-                kept = snapshot(item)
-                output.append(kept)
-                emissions += self._item_events(place, kept, kept, item, True)
-        return emissions
-
-    def _response_output(self) -> List[JSON]:
-        if self._response is None or self._continuing:  # events of a response this stream never saw created
-            self._response = {"output": []}
-            self._responses.append(self._response)
-            self._continuing = False
-        output = self._response.setdefault("output", [])
-        if type(output) is not list:
-            raise TypeError("output is not a list")
-        return output
-
-    def _item_events(self, index: int, received: Any, item: JSON, old: Optional[JSON], done: bool) -> List[Emission]:
-        """Derived events for an output item that arrived (or finished) whole."""
-        key = self._item_key(index)
-        if _is_tool_call(item):
-            return self._call_events(key, received, item, done)
-        emissions: List[Emission] = []
-        if item.get("type") == "message" and type(item.get("content")) is list:
-            old_parts = old.get("content") if old is not None else None
-            for position, part in enumerate(item["content"]):
-                if type(part) is dict:
-                    before = old_parts[position] if type(old_parts) is list and position < len(old_parts) else None
-                    emissions += self._part_events((key, position), part, part, before, done)
-        return emissions
-
-    def _on_output_item(self, name: str, data: JSON) -> List[Emission]:
-        index, received = data["output_index"], data["item"]
-        output = self._response_output()
-        item = _slot(output, index)
-        old = snapshot(item) or None
-        done = name.endswith(".done")
-        if done or old is None:
-            item = output[index] = snapshot(received)
-        else:  # its events came first: keep what they built
-            item.update((key, snapshot(value)) for key, value in received.items() if key not in item)
-        if done:
-            self._items_done.add(self._item_key(index))
-        return [(name, data, None, item)] + self._item_events(index, received, item, old, done)
-
-    def _on_content_part(self, name: str, data: JSON) -> List[Emission]:
-        item = _slot(self._response_output(), data["output_index"])
-        parts = item.setdefault("content", [])
-        position, done = data["content_index"], name.endswith(".done")
-        old = snapshot(_slot(parts, position)) or None
-        if done or not old:
-            parts[position] = snapshot(data["part"])
-        key = (self._item_key(data["output_index"]), position)
-        return [(name, data, None, item)] + self._part_events(key, data, parts[position], old, done)
-
-    def _on_part_text(self, name: str, data: JSON) -> List[Emission]:
-        """response.output_text / refusal / reasoning_text: .delta and .done"""
-        item = _slot(self._response_output(), data["output_index"])
-        position = data["content_index"]
-        part = _slot(item.setdefault("content", []), position)
-        field = "refusal" if ".refusal." in name else "text"
-        part.setdefault("type", name.split(".")[1])
-        key = (self._item_key(data["output_index"]), position)
-        emissions: List[Emission] = [(name, data, None, item)]
-        if name.endswith(".done"):
-            old = snapshot(part)
-            part[field] = _text_field(data, field)
-            return emissions + self._part_events(key, data, part, old, True)
-        fragment = data["delta"]
-        if type(fragment) is not str:
-            raise TypeError("delta is not text")
-        _append(part, field, fragment)
-        if _is_text(part):
-            if key not in self._parts:
-                self._parts[key] = False
-                emissions.append(("text.created", data, _text_of(part), part))
-            emissions.append(("text.delta", data, fragment, part))
-        return emissions
-
-    def _on_annotation(self, name: str, data: JSON) -> List[Emission]:
-        item = _slot(self._response_output(), data["output_index"])
-        part = _slot(item.setdefault("content", []), data["content_index"])
-        annotations = part.setdefault("annotations", [])
-        _slot(annotations, data["annotation_index"])
-        annotations[data["annotation_index"]] = snapshot(data["annotation"])
-        return [(name, data, None, item)]
-
-    def _on_call_text(self, name: str, data: JSON) -> List[Emission]:
-        """A tool call's streamed text: function arguments, custom input, code."""
-        index = data["output_index"]
-        item = _slot(self._response_output(), index)
-        field = _CALL_TEXT[name.split(".")[1]]
-        emissions: List[Emission] = [(name, data, None, item)]
-        if name.endswith(".done"):
-            value = data[field]
-            item[field] = value if type(value) is dict else _text_field(data, field)  # some servers send the object
-            return emissions
-        fragment = data["delta"]
-        if type(fragment) is not str:
-            raise TypeError("delta is not text")
-        _append(item, field, fragment)
-        emissions += self._call_events(self._item_key(index), data, item, False)
-        emissions.append(("tool_call.delta", data, None, item))
-        return emissions
-
-    def _on_summary_part(self, name: str, data: JSON) -> List[Emission]:
-        item = _slot(self._response_output(), data["output_index"])
-        summary = item.setdefault("summary", [])
-        old = _slot(summary, data["summary_index"])
-        if name.endswith(".done") or not old:
-            summary[data["summary_index"]] = snapshot(data["part"])
-        return [(name, data, None, item)]
-
-    def _on_summary_text(self, name: str, data: JSON) -> List[Emission]:
-        item = _slot(self._response_output(), data["output_index"])
-        part = _slot(item.setdefault("summary", []), data["summary_index"])
-        if name.endswith(".done"):
-            part["text"] = _text_field(data, "text")
-        else:
-            fragment = data["delta"]
-            if type(fragment) is not str:
-                raise TypeError("delta is not text")
-            _append(part, "text", fragment)
-        return [(name, data, None, item)]
+            _log.debug("cancelling %s failed: %r", self._dialect.describe(), exc)
 
     # -- reading the state ---------------------------------------------------
+
+    def _latest(self, kind: str) -> Optional[JSON]:
+        return self._acc.final() if self._dialect.kind == kind else None
 
     @property
     def status(self) -> Optional[str]:
         """The run's (or the response's) status as last received; None
         before it appears."""
-        latest = self._run if self._run is not None else self._response
-        return latest.get("status") if latest is not None else None
-
-    @property
-    def current_response(self) -> Optional[JSON]:
-        """A snapshot of the response (Responses API) with its output so far."""
-        return snapshot(self._response)  # type: ignore[no-any-return]
+        return self._acc.status
 
     @property
     def current_run(self) -> Optional[JSON]:
         """The run as last received."""
-        return self._run
+        return self._latest("run")
+
+    @property
+    def current_response(self) -> Optional[JSON]:
+        """A snapshot of the response (Responses API) with its output so far."""
+        return self._latest("response")
 
     @property
     def current_message(self) -> Optional[JSON]:
         """A snapshot of the message that last changed."""
-        return snapshot(self._message)  # type: ignore[no-any-return]
+        return self._acc.current_message()
 
     @property
     def current_run_step(self) -> Optional[JSON]:
         """A snapshot of the run step that last changed."""
-        return snapshot(self._step)  # type: ignore[no-any-return]
+        return self._acc.current_step()
 
     @property
     def text(self) -> str:
         """All the text of the run's (or the responses') messages so far,
         joined: what every ``text.delta`` fragment adds up to."""
-        messages = list(self._messages.values())
-        messages += [
-            item
-            for response in self._responses
-            for item in response.get("output") or ()
-            if type(item) is dict and item.get("type") == "message"
-        ]
-        return "".join(
-            _text_of(part)
-            for message in messages
-            if message.get("role") != "user" and type(message.get("content")) is list
-            for part in message["content"]
-            if _is_text(part)
-        )
+        return self._acc.text()
 
     @property
     def finished(self) -> bool:
         """True once the stream ended normally."""
-        return self._finished
+        return self._phase == _FINISHED
 
     @property
     def closed(self) -> bool:
         """True once the connection is closed (finished, failed or closed early)."""
-        return self._closed
+        return self._phase == _FINISHED or self._phase == _CLOSED
 
     @property
     def recovered(self) -> bool:
@@ -1850,98 +2354,31 @@ class Stream:
         On a stream already closed or failed, return the run as received.
         """
         self.until_done()
-        return self._run
+        return self._latest("run")
 
     def final_messages(self) -> List[JSON]:
         """Dispatch the rest of the stream, then return every message seen."""
         self.until_done()
-        return [snapshot(message) for message in self._messages.values()]
+        return self._acc.messages()
 
     def final_run_steps(self) -> List[JSON]:
         """Dispatch the rest of the stream, then return every run step seen."""
         self.until_done()
-        return [snapshot(step) for step in self._steps.values()]
+        return self._acc.steps()
 
     def final_response(self) -> Optional[JSON]:
         """Dispatch the rest of the stream, then return the response
         (Responses API; after tool calls, the last one), API-shaped."""
         self.until_done()
-        return snapshot(self._response)  # type: ignore[no-any-return]
+        return self._latest("response")
 
     def __repr__(self) -> str:
-        latest = self._run if self._run is not None else self._response
-        return "<Stream %s=%s status=%s events=%d%s>" % (
-            "response" if self._run is None and self._response is not None else "run",
-            latest.get("id") if latest is not None else None,
+        return "<Stream %s status=%s events=%d%s>" % (
+            self._dialect.describe().replace(" ", "=", 1),
             self.status,
             self._received,
-            " closed" if self._closed else "",
+            " closed" if self.closed else "",
         )
-
-
-def _call_key(step_id: str, index: int, entry: JSON) -> Any:
-    call_id = entry.get("id")
-    return call_id if type(call_id) is str else (step_id, index)
-
-
-def _tool_calls(step: JSON) -> List[JSON]:
-    details = step.get("step_details")
-    calls = details.get("tool_calls") if type(details) is dict else None
-    return calls if type(calls) is list else []
-
-
-def _match(output: List[Any], streamed: List[Any]) -> List[Optional[int]]:
-    """For each item of a final (or polled) output, the place of the same
-    item in the streamed output: the one with its id, else the one at its
-    place unless that one's id says otherwise; None for an item never seen."""
-    places = {item["id"]: place for place, item in enumerate(streamed) if type(item) is dict and type(item.get("id")) is str}
-    found: List[Optional[int]] = []
-    for item in output:
-        ident = item.get("id") if type(item) is dict else None
-        found.append(places.get(ident) if type(ident) is str else None)
-    claimed = set(found)
-    for index, item in enumerate(output):
-        if found[index] is None and index < len(streamed) and index not in claimed:
-            ident = item.get("id") if type(item) is dict else None
-            there = streamed[index].get("id") if type(streamed[index]) is dict else None
-            if not (type(ident) is str and type(there) is str):  # two ids, different: not the same item
-                found[index] = index
-                claimed.add(index)
-    return found
-
-
-def _received(items: List[Any], index: int, accumulated: JSON) -> Any:
-    """The received form of a list entry: from the payload when it has it."""
-    return items[index] if index < len(items) else snapshot(accumulated)
-
-
-def _newly_finished(items: List[Any], known: Dict[str, JSON], finished: Collection[str]) -> List[JSON]:
-    """The objects of a list that are finished but were not seen finished."""
-    found = []
-    for item in items:
-        if type(item) is dict and item.get("status") in finished:
-            seen = known.get(str(item.get("id")))
-            if seen is None or seen.get("status") not in finished:
-                found.append(item)
-    return found
-
-
-def _required_calls(run: JSON) -> List[JSON]:
-    action = run.get("required_action") or {}
-    calls = (action.get("submit_tool_outputs") or {}).get("tool_calls")
-    return calls if type(calls) is list else []
-
-
-def _stream_error(data: Any) -> StreamError:
-    error = data.get("error", data) if type(data) is dict else data
-    message = error.get("message") if type(error) is dict else None
-    code = error.get("code") if type(error) is dict else None
-    text = "the server sent an error event"
-    if code:
-        text += " (%s)" % code
-    if message:
-        text += ": %s" % message
-    return StreamError(text, error=data)
 
 
 # ---------------------------------------------------------------------------
@@ -1949,23 +2386,27 @@ def _stream_error(data: Any) -> StreamError:
 # ---------------------------------------------------------------------------
 
 
-def _check_id(value: str, what: str) -> str:
-    """Validate an id for a URL path and return it quoted."""
-    if not isinstance(value, str) or not _ID.match(value) or value.strip(".") == "":
-        raise ValueError("invalid %s: %r" % (what, value))
-    return quote(value, safe="")
-
-
-def _thread_path(thread_id: str) -> str:
-    return "/threads/%s" % _check_id(thread_id, "thread id")
-
-
-def _run_path(thread_id: str, run_id: str) -> str:
-    return "%s/runs/%s" % (_thread_path(thread_id), _check_id(run_id, "run id"))
+def _read_and_discard(response: requests.Response) -> bytes:
+    """The start of an answer we will not use (an error, not an event
+    stream), for the message; its connection is closed, not pooled: a
+    server that answered wrongly gets a fresh one."""
+    connection = getattr(response.raw, "connection", None)
+    try:
+        return response.raw.read(_ERROR_BODY_LIMIT, decode_content=True) or b""
+    except Exception as exc:  # only for the message
+        return ("<unreadable: %r>" % exc).encode()
+    finally:
+        _close_response(response)
+        try:
+            if connection is not None:
+                connection.close()
+        except Exception as exc:  # closing must never raise
+            _log.debug("closing the connection failed: %r", exc)
 
 
 class Client:
-    """An Assistants API client whose runs stream.
+    """A client for the Assistants and Responses APIs, whose runs and
+    responses stream.
 
     ``api_key`` falls back to $OPENAI_API_KEY; it may be a callable that
     returns a fresh bearer token for each request (Entra ID tokens expire).
@@ -1977,6 +2418,10 @@ class Client:
     exponential backoff and jitter, honouring Retry-After.  ``session`` is a
     requests.Session to reuse; ``default_headers`` and ``default_query`` go
     with every request (Azure: ``{"api-key": ...}``, ``{"api-version": ...}``).
+
+    A client is also its streams' transport: ``_open_stream``, ``_get``,
+    ``_list`` and ``_post_quietly`` are all a Stream asks of it (with
+    ``_redacted`` and ``_secrets``, to keep credentials out of what it shows).
     """
 
     def __init__(
@@ -1985,12 +2430,12 @@ class Client:
         base_url: Optional[str] = None,
         organization: Optional[str] = None,
         project: Optional[str] = None,
-        timeout: Union[float, Tuple[float, float]] = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: Union[float, Tuple[float, float]] = _DEFAULT_TIMEOUT,
+        max_retries: int = _DEFAULT_MAX_RETRIES,
         session: Optional[requests.Session] = None,
         default_headers: Optional[Dict[str, str]] = None,
         default_query: Optional[Dict[str, str]] = None,
-        max_event_bytes: int = MAX_EVENT_BYTES,
+        max_event_bytes: int = _MAX_EVENT_BYTES,
     ):
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         if isinstance(self._api_key, str):
@@ -2001,7 +2446,7 @@ class Client:
             raise ValueError("no API key: pass api_key= or set OPENAI_API_KEY")
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError("max_retries must be a whole number >= 0, not %r" % (max_retries,))
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL).rstrip("/")
         self.organization = organization if organization is not None else os.environ.get("OPENAI_ORG_ID")
         self.project = project if project is not None else os.environ.get("OPENAI_PROJECT_ID")
         self.timeout = timeout
@@ -2048,7 +2493,7 @@ class Client:
         """
         path = _thread_path(thread_id) + "/runs"
         body = dict(body, assistant_id=assistant_id)
-        return self._stream(path, body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
+        return self._stream(path, body, handlers, _RunDialect(), record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
 
     def stream_thread_and_run(
         self,
@@ -2068,7 +2513,9 @@ class Client:
         body = dict(body, assistant_id=assistant_id)
         if thread is not None:
             body["thread"] = thread
-        return self._stream("/threads/runs", body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
+        return self._stream(
+            "/threads/runs", body, handlers, _RunDialect(), record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover
+        )
 
     def submit_tool_outputs(
         self,
@@ -2087,9 +2534,8 @@ class Client:
         """
         path = _run_path(thread_id, run_id) + "/submit_tool_outputs"
         body = {"tool_outputs": tool_outputs}
-        return self._stream(
-            path, body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover, resume=(thread_id, run_id)
-        )
+        dialect = _RunDialect(resume=(thread_id, run_id))
+        return self._stream(path, body, handlers, dialect, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
 
     def stream_response(
         self,
@@ -2112,9 +2558,8 @@ class Client:
         ``conversation``), in a request like this one without ``tool_choice``.
         """
         body = dict(body, model=model, input=input)
-        return self._stream(
-            "/responses", body, handlers, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover, request=body
-        )
+        dialect = _ResponseDialect(request=body)
+        return self._stream("/responses", body, handlers, dialect, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
 
     def cancel_run(self, thread_id: str, run_id: str) -> JSON:
         """Cancel a run; return the run object the server answers with."""
@@ -2144,7 +2589,26 @@ class Client:
             raise ProtocolError("expected a JSON object from %s %s, got %s" % (method, path, type(answer).__name__))
         return answer
 
-    # -- HTTP --------------------------------------------------------------
+    # -- the transport a stream uses -------------------------------------------
+
+    def _open_stream(self, path: str, body: JSON) -> _Body:
+        """POST a streaming request; its body, once the answer is an event
+        stream (else ProtocolError, saying what came back)."""
+        response = self._send("POST", path, body, None, stream=True)
+        content_type = response.headers.get("Content-Type", "")
+        if not content_type.startswith("text/event-stream"):
+            head = _read_and_discard(response)
+            raise self._redacted(
+                ProtocolError(
+                    "expected an event stream from POST %s, got HTTP %d %s: %s"
+                    % (path, response.status_code, content_type or "with no content type", _preview(head))
+                )
+            )
+        return _Body(_response_chunks(response), response)
+
+    def _get(self, path: str) -> JSON:
+        """GET a JSON object (polling)."""
+        return self.request("GET", path)
 
     def _list(self, path: str, params: Optional[Dict[str, Any]] = None) -> List[JSON]:
         """Every object of a list endpoint, oldest first, across pages."""
@@ -2160,24 +2624,17 @@ class Client:
                 return found
             query["after"] = data[-1]["id"]
 
-    def _stream(self, path: str, body: JSON, handlers: Optional[Handlers], **options: Any) -> Stream:
-        body["stream"] = True
-        response = self._open_stream(path, body)
-        return Stream(_response_chunks(response), handlers, response=response, client=self, max_event_bytes=self.max_event_bytes, **options)
+    def _post_quietly(self, path: str) -> None:
+        """POST with no body, once, within the cancel timeout (cancelling);
+        the answer is discarded, a failure raises."""
+        self._send("POST", path, None, None, stream=False, timeout=_CANCEL_TIMEOUT, retries=0).close()
 
-    def _open_stream(self, path: str, body: JSON) -> requests.Response:
-        """POST a streaming request; the response, once it is an event stream."""
-        response = self._send("POST", path, body, None, stream=True)
-        content_type = response.headers.get("Content-Type", "")
-        if not content_type.startswith("text/event-stream"):
-            head = _read_and_discard(response)
-            raise self._redacted(
-                ProtocolError(
-                    "expected an event stream from POST %s, got HTTP %d %s: %s"
-                    % (path, response.status_code, content_type or "with no content type", _preview(head))
-                )
-            )
-        return response
+    # -- HTTP --------------------------------------------------------------
+
+    def _stream(self, path: str, body: JSON, handlers: Optional[Handlers], dialect: _Dialect, **options: Any) -> Stream:
+        body["stream"] = True
+        opened = self._open_stream(path, body)
+        return Stream(opened, handlers, dialect=dialect, transport=self, max_event_bytes=self.max_event_bytes, **options)
 
     def _headers(self, stream: bool) -> Dict[str, str]:
         headers = {
@@ -2217,7 +2674,7 @@ class Client:
         query = dict(self.default_query, **(params or {}))
         retries = self.max_retries if retries is None else retries
         for attempt in range(retries + 1):
-            log.debug("%s %s", method, url)
+            _log.debug("%s %s", method, url)
             error: AssistantStreamError
             wait = None
             try:
@@ -2240,18 +2697,18 @@ class Client:
             except (requests.exceptions.RequestException, ValueError) as exc:  # a header requests refuses, say
                 raise self._redacted(APIConnectionError("%s %s failed: %s" % (method, url, exc))) from None
             else:
-                log.debug("HTTP %d from %s %s", response.status_code, method, url)
+                _log.debug("HTTP %d from %s %s", response.status_code, method, url)
                 if response.status_code < 300:
                     return response
                 wait = _retry_after(response.headers)
                 error = self._status_error(response, method, url)
-                if response.status_code not in RETRY_STATUSES and response.status_code < 500:
+                if response.status_code not in _RETRY_STATUSES and response.status_code < 500:
                     raise self._redacted(error)
             if attempt == retries:
                 raise self._redacted(error)
             if wait is None:
                 wait = min(8.0, 0.5 * 2**attempt) * (1 - 0.25 * random.random())
-            log.debug("retrying %s %s in %.2f s (%s)", method, url, wait, error)
+            _log.debug("retrying %s %s in %.2f s (%s)", method, url, wait, error)
             time.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -2327,7 +2784,7 @@ def _retry_after(headers: Any) -> Optional[float]:
             return None
     except (TypeError, ValueError, OverflowError):
         return None
-    return seconds if 0 <= seconds <= RETRY_AFTER_LIMIT else None
+    return seconds if 0 <= seconds <= _RETRY_AFTER_LIMIT else None
 
 
 # ---------------------------------------------------------------------------
@@ -2339,7 +2796,7 @@ def replay(
     source: Union[str, os.PathLike[str], bytes, Iterable[bytes]],
     handlers: Optional[Handlers] = None,
     *,
-    max_event_bytes: int = MAX_EVENT_BYTES,
+    max_event_bytes: int = _MAX_EVENT_BYTES,
 ) -> Stream:
     """A Stream over recorded SSE bytes: a file path, bytes, or byte chunks.
 
@@ -2371,7 +2828,7 @@ def _file_chunks(path: str) -> Iterator[bytes]:
 # ---------------------------------------------------------------------------
 
 # Exit codes, most specific first (subclasses before their bases).
-EXIT_CODES: List[Tuple[type, int]] = [
+_EXIT_CODES: List[Tuple[type, int]] = [
     (APITimeoutError, 4),
     (APIConnectionError, 3),
     (APIStatusError, 5),
@@ -2385,7 +2842,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """``assistant-stream run`` streams a run's text to the terminal;
     ``assistant-stream replay FILE`` plays a recording (of a run or a
     response) back.  Returns the exit code: 0 the run (response) completed,
-    1 it ended otherwise, 2 misuse, 3-8 an error (see ``EXIT_CODES``), 130
+    1 it ended otherwise, 2 misuse, 3-8 an error (see ``_EXIT_CODES``), 130
     interrupted (Ctrl-C), 141 the output was closed (``| head``)."""
     import argparse  # only when run as a command
 
@@ -2397,7 +2854,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.add_argument("--message", metavar="TEXT", help="a user message to add first")
     run.add_argument("--record", metavar="FILE", help="write the event stream's bytes to FILE")
     run.add_argument("--base-url", metavar="URL", help="default: $OPENAI_BASE_URL, or the OpenAI API")
-    run.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help="the longest silence allowed (default: 600)")
+    run.add_argument(
+        "--timeout", type=float, default=_DEFAULT_TIMEOUT, metavar="SECONDS", help="the longest silence allowed (default: 600)"
+    )
     run.add_argument("--cancel-on-interrupt", action="store_true", help="cancel the run on Ctrl-C")
     run.add_argument("--recover", action="store_true", help="poll the run if the connection drops")
     play = commands.add_parser("replay", help="play a recorded event stream back")
@@ -2412,7 +2871,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that exiting flushes nothing
         except (OSError, ValueError) as exc:  # stdout is not a file
-            log.debug("could not silence stdout: %r", exc)
+            _log.debug("could not silence stdout: %r", exc)
         return 141
 
 
@@ -2442,12 +2901,11 @@ def _command(args: Any) -> int:
         if midline:
             print(flush=True)
         print("assistant-stream: %s: %s" % (type(error).__name__, error), file=sys.stderr)
-        return next(code for cls, code in EXIT_CODES if isinstance(error, cls))
+        return next(code for cls, code in _EXIT_CODES if isinstance(error, cls))
     if midline:
         print(flush=True)
-    run_, response = stream.current_run, stream.current_response
-    kind, latest = ("response", response) if run_ is None and response is not None else ("run", run_)
-    print("%s %s: %s" % (kind, (latest or {}).get("id", "-"), stream.status), file=sys.stderr)
+    latest = stream._acc.final() or {}
+    print("%s %s: %s" % (stream._dialect.kind, latest.get("id", "-"), stream.status), file=sys.stderr)
     return 0 if stream.status == "completed" else 1
 
 

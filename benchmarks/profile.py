@@ -39,20 +39,25 @@ def per_event(run: Callable[[], Any], events: int, repeats: int = 9) -> float:
 def main() -> None:
     deltas = 20000
     chunks = head() + [delta(word(i)) for i in range(deltas)] + tail(text_of(deltas))
-    blocks = list(assistant_stream._Wire(iter(chunks))._blocks())
+    names = assistant_stream._API_EVENTS
+
+    def framing() -> List[bytes]:
+        return list(assistant_stream._Framer(names).blocks(iter(chunks)))
+
+    blocks = framing()
     texts = [event.data for event in sseclient.SSEClient(iter(blocks)).events()][:-1]
     scan = assistant_stream._scan_json
-    pairs = list(assistant_stream._Wire(iter(chunks)))
+    pairs = list(assistant_stream._decode(iter(blocks), names))
     handlers = assistant_stream.Handlers()
     handlers.on("text.delta", lambda event: None)
 
     def dispatch_only() -> None:
         stream = assistant_stream.replay([], handlers)
-        stream._events = iter(pairs)
+        stream._events = iter(pairs)  # the wire's output, already decoded
         stream.until_done()
 
     stages = [
-        ("framing (the module's _blocks)", lambda: [None for _ in assistant_stream._Wire(iter(chunks))._blocks()]),
+        ("framing (the module's _Framer)", framing),
         ("sseclient-py: fields of whole events", lambda: [None for _ in sseclient.SSEClient(iter(blocks)).events()]),
         ("JSON (the C scanner json.loads uses)", lambda: [scan(text, 0) and None for text in texts]),
         ("dispatch, accumulation, a no-op callback", dispatch_only),

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 import assistant_stream
-from assistant_stream import merge, snapshot
+from assistant_stream import _merge as merge, _snapshot as snapshot
 from conftest import Recorder, sse
 
 RUN = {"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "in_progress"}

@@ -170,7 +170,7 @@ def test_a_complete_event_over_the_limit_raises():
 
 
 def test_an_event_with_too_many_lines_raises():
-    body = b"event: thread.run.in_progress\n" + b"data: {}\n" * assistant_stream.MAX_EVENT_LINES + b"\n"
+    body = b"event: thread.run.in_progress\n" + b"data: {}\n" * assistant_stream._MAX_EVENT_LINES + b"\n"
     with pytest.raises(assistant_stream.ProtocolError, match="lines"):
         assistant_stream.replay(body).until_done()
 
