@@ -661,17 +661,23 @@ def _close_response(response: requests.Response) -> None:
         _log.debug("closing the response failed: %r", exc)
 
 
-class _Redacting:
-    """A recording file that never receives a credential: a server that
-    echoes the key gets "<api key>" written instead.  It holds back the
-    last few bytes of each write, in case a credential is split across two."""
+class _Recording:
+    """Where a stream writes the bytes it receives (``record=``): a file it
+    opens from a path (and closes), or a binary file it is given (left open).
+    With ``secrets``, a credential the server echoes is written as
+    "<api key>"; the last few bytes of each write are held back, in case a
+    credential is split across two."""
 
-    def __init__(self, file: IO[bytes], secrets: Callable[[], List[str]]):
-        self.file = file
+    def __init__(self, target: Union[str, os.PathLike[str], IO[bytes]], secrets: Optional[Callable[[], List[str]]] = None):
+        self.owned = isinstance(target, (str, os.PathLike))
+        self.file: IO[bytes] = open(target, "wb") if isinstance(target, (str, os.PathLike)) else target
         self.secrets = secrets
         self.held = b""
 
     def write(self, chunk: bytes) -> None:
+        if self.secrets is None:
+            self.file.write(chunk)
+            return
         forms = [secret.encode("utf-8", "replace") for secret in self.secrets()]
         data = self.held + chunk
         for form in forms:
@@ -680,16 +686,20 @@ class _Redacting:
         self.held = data[split:]
         self.file.write(data[:split])
 
-    def flush(self) -> None:
-        self.file.write(self.held)
-        self.held = b""
-        self.file.flush()
-
     def close(self) -> None:
-        self.file.close()
+        """Write what was held back; close the file if it was opened here.
+        Never raises."""
+        try:
+            self.file.write(self.held)
+            self.held = b""
+            self.file.flush()
+            if self.owned:
+                self.file.close()
+        except Exception as exc:  # closing must never raise
+            _log.debug("closing the recording failed: %r", exc)
 
 
-def _recorded(chunks: Iterable[bytes], record: IO[bytes]) -> Iterator[bytes]:
+def _recorded(chunks: Iterable[bytes], record: _Recording) -> Iterator[bytes]:
     """The same chunks, each written to ``record`` as it passes."""
     for chunk in chunks:
         record.write(chunk)
@@ -1978,25 +1988,17 @@ class Stream:
         self._cancel_on_interrupt = cancel_on_interrupt
         self._recover_seconds = _RECOVER_SECONDS if recover is True else float(recover or 0)
         self._max_event_bytes = max_event_bytes
-        self._record: Optional[IO[bytes]] = None
-        self._owns_record = False
-        if isinstance(record, (str, os.PathLike)):
+        self._record: Optional[_Recording] = None
+        if record is not None:
             try:
-                self._record = open(record, "wb")
+                self._record = _Recording(record, transport._secrets if transport is not None else None)
             except BaseException:
                 self._body.close()
                 raise
-            self._owns_record = True
-        elif record is not None:
-            self._record = record
-        if self._record is not None and transport is not None:
-            self._record = _Redacting(self._record, transport._secrets)  # type: ignore[assignment]
-        # A replay learns its API from its first event; until then it speaks of a run.
-        self._routes: Dict[str, Route] = {}
-        self._use(dialect or _RunDialect())
+        # A replay learns its API from its first event: until then every event
+        # is unrouted, and the stream speaks of a run.
         self._settled = dialect is not None
-        if not self._settled:
-            self._routes = {}  # every event unrouted until one names the API
+        self._use(dialect or _RunDialect())
         self._names = self._dialect.events if self._settled else _API_EVENTS
         self._phase = _READING
         self._received = 0
@@ -2086,12 +2088,7 @@ class Stream:
             self._cancel()
         self._body.close()
         if self._record is not None:
-            try:
-                self._record.flush()
-                if self._owns_record:
-                    self._record.close()
-            except Exception as exc:  # closing must never raise
-                _log.debug("closing the recording failed: %r", exc)
+            self._record.close()
 
     def _use(self, dialect: _Dialect) -> None:
         """Speak this dialect: its accumulator's routes, and its last words."""
@@ -2100,7 +2097,7 @@ class Stream:
         routes: Dict[str, Route] = dict(dialect.acc.routes)
         for name in dialect.ends:
             routes[name] = self._last
-        self._routes = routes
+        self._routes = routes if self._settled else {}
 
     def _read(self, body: _Body) -> None:
         """Read events from this body (the first, or what follows tool outputs)."""
@@ -2158,8 +2155,8 @@ class Stream:
         if not self._settled:
             dialect = _dialect_for(name, data)
             if dialect is not None:  # from now on, this API's
-                self._use(dialect())
                 self._settled = True
+                self._use(dialect())
                 self._received -= 1  # dispatched again, counted once
                 self._dispatch(name, data)
                 return
@@ -2210,10 +2207,15 @@ class Stream:
         return callbacks
 
     def _deliver(self, name: str, data: Any, text: Optional[str], source: Any) -> Event:
-        """Run the callbacks for one queued event (iteration)."""
+        """Run the callbacks for one queued event (iteration); one that raises
+        interrupts the stream, as it would in ``until_done()``."""
         event = Event(name, data, self, text, source)
-        for callback in self._callbacks(name):
-            callback(event)
+        try:
+            for callback in self._callbacks(name):
+                callback(event)
+        except BaseException:
+            self._interrupted = True
+            raise
         return event
 
     def _end_of_body(self, cut: Optional[AssistantStreamError], said_done: bool) -> None:

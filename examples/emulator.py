@@ -18,39 +18,13 @@ schemas: strings get the last user message), and after the outputs are
 submitted it replies with what the tools returned.  Events are written one
 HTTP chunk per event, flushed, in the shapes of recorded API streams.
 
-A run's ``metadata`` steers it (values are strings, as the API requires):
+A run's (or response's) ``metadata`` steers it: ``steer()`` builds it from
+named switches, checked, as strings (the API requires them):
 
-    emulator_reply    the exact reply text
-    emulator_rounds   how many rounds of tool calls before replying ("1")
-    emulator_args     JSON {tool name: arguments} instead of schema-built ones
-                      (a string is sent as the raw arguments text)
-    emulator_delay    seconds between events (else the server's --delay)
-    emulator_hold     after this many events, stop sending and hold the
-                      connection open until the client closes it (or for
-                      Emulator.hold_limit seconds, then drop it)
-    emulator_drop     after this many events, send half of the next one and
-                      drop the connection
-    emulator_stall    "N:S": after N events, send nothing for S seconds
-    emulator_fail     statuses to answer the first requests with, in turn,
-                      e.g. "429,503": the third attempt goes through
-    emulator_retry_after   the Retry-After header sent with those ("0")
-    emulator_finish_after  a run whose stream ended early still finishes,
-                      this many seconds later ("0.2"), unless cancelled
-    emulator_close_after   after this many whole events, drop the connection
-    emulator_error_after   after this many events, send an ``error`` event
-    emulator_inject   "KIND:N": after N events, send one bad thing: bad_utf8,
-                      bad_json, or huge (an event that never ends, of
-                      emulator_huge_bytes, "67108864", until the client goes);
-                      "noise": a comment and an unknown event around each event
-    emulator_status   how the run ends: completed (the default), failed,
-                      cancelled, expired or incomplete
-    emulator_no_done  "1": end the body without the ``done`` event
-    emulator_gzip     "1": gzip the body (Content-Encoding: gzip)
-    emulator_answer   "html" or "json": answer the stream request with a 200
-                      page or JSON object instead of an event stream
-    emulator_framing  "close": no chunked encoding, the body ends when the
-                      connection closes; "length": the whole body at once,
-                      with a Content-Length (as a buffering proxy sends it)
+    metadata=steer(drop=9, reply="Hello")
+    # {"emulator_drop": "9", "emulator_reply": "Hello"}
+
+The switches are listed in ``SWITCHES``, each with what it takes.
 
 Only the standard library: it runs wherever Python does.
 """
@@ -261,7 +235,78 @@ class State:
 # ---------------------------------------------------------------------------
 
 
+# Each switch, what it does, and the values it takes (a type, or the allowed strings).
+SWITCHES: Dict[str, Tuple[str, Any]] = {
+    "reply": ("the exact reply text", str),
+    "rounds": ("how many rounds of tool calls before replying (1)", int),
+    "args": ("{tool name: arguments} instead of schema-built ones (a str is sent as the raw arguments text)", dict),
+    "delay": ("seconds between events (else the server's --delay)", float),
+    "hold": (
+        "after this many events, stop sending and hold the connection open until the client closes it "
+        "(or for Emulator.hold_limit seconds, then drop it)",
+        int,
+    ),
+    "drop": ("after this many events, send half of the next one and drop the connection", int),
+    "stall": ("(N, S): after N events, send nothing for S seconds", tuple),
+    "fail": ("statuses to answer the first requests with, in turn: [429, 503] lets the third attempt through", list),
+    "retry_after": ("the Retry-After header sent with those (0)", float),
+    "finish_after": ("a run whose stream ended early still finishes this many seconds later (0.2), unless cancelled", float),
+    "close_after": ("after this many whole events, drop the connection", int),
+    "error_after": ("after this many events, send an error event", int),
+    "inject": (
+        "(KIND, N): after N events, send one bad thing: bad_utf8, bad_json, or huge (an event that never ends, "
+        "of huge_bytes, until the client goes); or noise: a comment and an unknown event around each event",
+        tuple,
+    ),
+    "huge_bytes": ("the size of the huge event (64 MiB)", int),
+    "status": ("how the run ends", ("completed", "failed", "cancelled", "expired", "incomplete")),
+    "no_done": ("True: end the body without the done event", bool),
+    "gzip": ("True: gzip the body (Content-Encoding: gzip)", bool),
+    "answer": ("answer the stream request with a 200 page or JSON object instead of an event stream", ("html", "json")),
+    "framing": (
+        "chunked (the default); close: the body ends when the connection closes; "
+        "length: the whole body at once, with a Content-Length (as a buffering proxy sends it)",
+        ("chunked", "close", "length"),
+    ),
+}
+INJECTIONS = ("bad_utf8", "bad_json", "huge")
+
+
+def steer(**switches: Any) -> Dict[str, str]:
+    """The metadata that steers the emulator: steer(drop=9) -> {"emulator_drop": "9"}.
+    An unknown switch, or a value it does not take, raises ValueError."""
+    metadata = {}
+    for name, value in switches.items():
+        if name not in SWITCHES:
+            raise ValueError("no emulator switch %r; the switches: %s" % (name, ", ".join(sorted(SWITCHES))))
+        takes = SWITCHES[name][1]
+        if name == "inject" and value == "noise":
+            text = value
+        elif name == "inject":
+            kind, after = value
+            if kind not in INJECTIONS:
+                raise ValueError("inject takes (KIND, N) with KIND one of %s, or 'noise'" % ", ".join(INJECTIONS))
+            text = "%s:%d" % (kind, after)
+        elif isinstance(takes, tuple):
+            if value not in takes:
+                raise ValueError("%s takes one of %s, not %r" % (name, ", ".join(takes), value))
+            text = value
+        elif takes is bool:
+            text = "1" if value else ""
+        elif takes is tuple:  # stall
+            text = "%d:%g" % tuple(value)
+        elif takes is list:
+            text = ",".join(str(int(status)) for status in value)
+        elif takes is dict:
+            text = json.dumps(value)
+        else:
+            text = str(takes(value))
+        metadata["emulator_" + name] = text
+    return metadata
+
+
 def _meta(run: JSON, key: str, default: Any = None) -> Any:
+    assert key in SWITCHES, key
     return (run.get("metadata") or {}).get("emulator_" + key, default)
 
 
@@ -692,7 +737,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _scripted_failure(self, call: Call, body: JSON) -> bool:
         """Answer with the next status of ``emulator_fail``, if any is left."""
-        spec = (body.get("metadata") or {}).get("emulator_fail")
+        spec = _meta(body, "fail")
         if not spec:
             return False
         state = self.server.emulator.state
@@ -702,7 +747,7 @@ class Handler(BaseHTTPRequestHandler):
             if served >= len(statuses):
                 return False
             state.failures[(call.path, spec)] = served + 1
-        retry_after = (body.get("metadata") or {}).get("emulator_retry_after", "0")
+        retry_after = _meta(body, "retry_after", "0")
         self._error(call, statuses[served], "server_error", "Scripted failure %d." % (served + 1), {"Retry-After": retry_after})
         return True
 

@@ -5,7 +5,7 @@ the caller goes away.
 """
 
 import assistant_stream
-from emulator import use_emulator_unless_configured
+from emulator import steer, use_emulator_unless_configured
 
 assistant_id = use_emulator_unless_configured()  # the local emulator, unless $OPENAI_API_KEY is set
 # Connect within 5 s, allow 60 s of silence, retry 429s, 5xx and connect errors 4 times.
@@ -13,7 +13,7 @@ client = assistant_stream.Client(timeout=(5, 60), max_retries=4)
 thread = client.request("POST", "/threads", json={"messages": [{"role": "user", "content": "Keep going."}]})
 
 # The emulator can drop the connection mid-stream; on a real server this metadata is just stored.
-cut = {"emulator_drop": "9"} if "127.0.0.1" in client.base_url else {}
+cut = steer(drop=9) if "127.0.0.1" in client.base_url else {}
 
 stream = client.stream_run(
     thread["id"],

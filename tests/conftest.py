@@ -1,8 +1,12 @@
+"""What the tests share: byte streams and their chunkings, recorders, the
+local servers, and a fake transport for the stream's logic."""
+
+import copy
 import json
 import pathlib
 import random
 import sys
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Tuple
 
 import pytest
 
@@ -18,6 +22,7 @@ import assistant_stream  # noqa: E402
 from emulator import Emulator  # noqa: E402
 
 API_KEY = "sk-test-0123456789abcdef"
+BASE = "https://api.example.test/v1"  # a host no test reaches: mocks and fakes only
 # Each documented HTTP status and the error class it raises.
 STATUS_ERRORS = [
     (400, assistant_stream.BadRequestError),
@@ -39,6 +44,20 @@ def sse(name: str, data: Any) -> bytes:
     """One event as the API writes it."""
     payload = data if isinstance(data, str) else json.dumps(data)
     return ("event: %s\ndata: %s\n\n" % (name, payload)).encode()
+
+
+def event(name: str, **fields: Any) -> bytes:
+    """One Responses API event, as the API writes it: its name in its JSON too."""
+    return sse(name, dict(fields, type=name))
+
+
+def response(status: str = "in_progress", output: Iterable[Any] = (), **fields: Any) -> Dict[str, Any]:
+    """A Responses API response object."""
+    return dict({"id": "resp_1", "object": "response", "status": status, "output": list(output)}, **fields)
+
+
+RUN = {"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "in_progress"}
+FINISHED = sse("thread.run.completed", dict(RUN, status="completed")) + sse("done", "[DONE]")
 
 
 def one_chunk(body: bytes) -> List[bytes]:
@@ -89,6 +108,38 @@ def reference_events(body: bytes) -> Iterator[Tuple[str, str]]:
             name = None
 
 
+def pairs(body: bytes) -> List[Tuple[str, Any]]:
+    """The (name, data) pairs the wire makes of a body: what accumulators take."""
+    framer = assistant_stream._Framer(assistant_stream._API_EVENTS)
+    return list(assistant_stream._decode(framer.blocks([body]), assistant_stream._API_EVENTS))
+
+
+def feed(accumulator: Any, *bodies: bytes) -> List[Tuple[str, Any, Any, Any]]:
+    """Every emission of an accumulator fed the events of these bodies, its
+    snapshot taken at once, as a callback reading event.snapshot sees it."""
+    return [
+        (name_, data_, text, assistant_stream._snapshot(source))
+        for body in bodies
+        for name, data in pairs(body)
+        for name_, data_, text, source in accumulator.feed(name, data)
+    ]
+
+
+def derived(events: Iterable[Any]) -> List[Tuple[str, Any]]:
+    """(name, text) of the derived events among emissions or Events, end aside."""
+    names_texts = [(e[0], e[2]) if isinstance(e, tuple) else (e.name, e.text) for e in events]
+    return [(name, text) for name, text in names_texts if name in assistant_stream._DERIVED_EVENTS and name != "end"]
+
+
+def play(*bodies: bytes, handlers: Any = None) -> Tuple["assistant_stream.Stream", "Recorder", Any]:
+    """Replay bodies through a stream whose '*' callback records every event:
+    (the stream, the recorder, what until_done() returned)."""
+    handlers = handlers or assistant_stream.Handlers()
+    seen = handlers.on("*", Recorder())
+    stream = assistant_stream.replay(b"".join(bodies), handlers)
+    return stream, seen, stream.until_done()
+
+
 def trace(stream: "assistant_stream.Stream") -> Dict[str, Any]:
     """Everything a user can observe of a stream, for comparing runs."""
     events = [(event.name, event.data, event.text, event.snapshot) for event in stream]
@@ -132,3 +183,62 @@ def client(emulator: Emulator) -> Iterator["assistant_stream.Client"]:
 
 def new_thread(client: "assistant_stream.Client", text: str = "Hello there") -> str:
     return client.request("POST", "/threads", json={"messages": [{"role": "user", "content": text}]})["id"]
+
+
+def calls_to(emulator: Emulator, suffix: str) -> List[Any]:
+    """The requests the emulator saw whose path ends so."""
+    return [call for call in emulator.calls if call.path.endswith(suffix)]
+
+
+# -- a fake transport ----------------------------------------------------------
+
+
+class FakeTransport(assistant_stream.Client):
+    """A Client whose transport is scripted: no sockets, no mocks.
+
+    ``stream(path, *bodies)`` scripts what each POST to ``path`` streams, in
+    turn; ``answer(path, *objects)`` what each GET answers (``_list`` pages
+    are lists).  ``requests`` records every request as (method, path, body or
+    params).  A request with nothing scripted fails the test.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(api_key=API_KEY, base_url=BASE, max_retries=0, **options)
+        self.streams: Dict[str, List[bytes]] = {}
+        self.answers: Dict[str, List[Any]] = {}
+        self.requests: List[Tuple[str, str, Any]] = []
+        self.opened: List[assistant_stream._Body] = []
+
+    def stream(self, path: str, *bodies: bytes) -> "FakeTransport":
+        self.streams.setdefault(path, []).extend(bodies)
+        return self
+
+    def answer(self, path: str, *objects: Any) -> "FakeTransport":
+        self.answers.setdefault(path, []).extend(objects)
+        return self
+
+    def _next(self, scripts: Dict[str, List[Any]], method: str, path: str) -> Any:
+        if not scripts.get(path):
+            raise AssertionError("nothing scripted for %s %s" % (method, path))
+        return scripts[path].pop(0)
+
+    def _open_stream(self, path: str, body: Dict[str, Any]) -> "assistant_stream._Body":
+        self.requests.append(("POST", path, copy.deepcopy(body)))
+        opened = assistant_stream._Body(iter([self._next(self.streams, "POST", path)]))
+        self.opened.append(opened)
+        return opened
+
+    def _get(self, path: str) -> Dict[str, Any]:
+        self.requests.append(("GET", path, None))
+        return self._next(self.answers, "GET", path)  # type: ignore[no-any-return]
+
+    def _list(self, path: str, params: Any = None) -> List[Dict[str, Any]]:
+        self.requests.append(("GET", path, params))
+        return self._next(self.answers, "GET", path)  # type: ignore[no-any-return]
+
+    def _post_quietly(self, path: str) -> None:
+        self.requests.append(("POST", path, None))
+
+    @property
+    def paths(self) -> List[str]:
+        return [path for method, path, body in self.requests]

@@ -5,17 +5,21 @@ from gevent import monkey
 monkey.patch_all()  # before anything else imports socket or ssl
 
 import json  # noqa: E402
+import pathlib  # noqa: E402
 import sys  # noqa: E402
 
 import gevent  # noqa: E402
 
 import assistant_stream  # noqa: E402
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
+from emulator import steer  # noqa: E402
+
 
 def main() -> None:
     base_url, api_key, thread_id = sys.argv[1:4]
     client = assistant_stream.Client(api_key=api_key, base_url=base_url)
-    held = {"emulator_hold": "8"}  # eight events, then the server waits
+    held = steer(hold=8)  # eight events, then the server waits
     results = {}
 
     stream = client.stream_run(thread_id, assistant_id="asst_1", metadata=held)

@@ -12,10 +12,11 @@ import pytest
 
 import assistant_stream
 from conftest import API_KEY, new_thread
+from emulator import steer
 
 pytest.importorskip("gevent")
 
-HERE = pathlib.Path(__file__).resolve().parent
+HERE = pathlib.Path(__file__).resolve().parents[1]  # tests/
 
 
 def test_timeouts_kills_and_closes_from_another_greenlet(client, emulator):
@@ -37,7 +38,7 @@ def test_timeouts_kills_and_closes_from_another_greenlet(client, emulator):
 
 
 def test_close_from_another_thread_ends_a_blocked_read(client, emulator):
-    stream = client.stream_run(new_thread(client), assistant_id="asst_1", metadata={"emulator_hold": "8"})
+    stream = client.stream_run(new_thread(client), assistant_id="asst_1", metadata=steer(hold=8))
     outcome = {}
     reader = threading.Thread(target=lambda: outcome.setdefault("run", stream.until_done()))
     reader.start()

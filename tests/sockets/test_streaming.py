@@ -8,6 +8,7 @@ import urllib3
 
 import assistant_stream
 from conftest import API_KEY, Recorder, new_thread, sse
+from emulator import steer
 from servers import ScriptedServer
 
 RUN = {"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "in_progress"}
@@ -31,7 +32,7 @@ def test_a_run_streams_its_reply_word_by_word(client, emulator):
     thread_id = new_thread(client, "Does it stream?")
     handlers = assistant_stream.Handlers()
     fragments = handlers.on("text.delta", Recorder())
-    with client.stream_run(thread_id, assistant_id="asst_1", handlers=handlers, metadata={"emulator_reply": reply}) as stream:
+    with client.stream_run(thread_id, assistant_id="asst_1", handlers=handlers, metadata=steer(reply=reply)) as stream:
         run = stream.until_done()
     assert run["status"] == "completed"
     assert [e.text for e in fragments.events] == ["Streaming", " works,", " one", " word", " at", " a", " time."]
@@ -144,7 +145,7 @@ def held_stream(client, emulator, handlers=None, hold="8"):
     """A run whose server sends `hold` events (the eighth is the first text
     delta, "Hello") and then waits, watching for the client to close."""
     thread_id = new_thread(client)
-    return client.stream_run(thread_id, assistant_id="asst_1", handlers=handlers, metadata={"emulator_hold": hold})
+    return client.stream_run(thread_id, assistant_id="asst_1", handlers=handlers, metadata=steer(hold=hold))
 
 
 def assert_closed_by_client(emulator):
@@ -237,7 +238,7 @@ def test_a_sized_body_read_to_its_end_leaves_its_connection_reusable(client, emu
     # closing the stream must leave that socket alone for the next request.
     thread_id = new_thread(client)
     for _ in range(3):
-        stream = client.stream_run(thread_id, assistant_id="asst_1", metadata={"emulator_framing": "length"})
+        stream = client.stream_run(thread_id, assistant_id="asst_1", metadata=steer(framing="length"))
         assert stream.until_done()["status"] == "completed"
         assert client.request("GET", "/threads/%s" % thread_id)["id"] == thread_id
     assert len({call.client_port for call in emulator.calls}) == 1

@@ -7,8 +7,8 @@ import pytest
 import requests
 
 import assistant_stream
-from conftest import API_KEY, ROOT, new_thread, sse
-from emulator import Emulator
+from conftest import API_KEY, BASE, ROOT, new_thread, sse
+from emulator import Emulator, steer
 from servers import ScriptedServer
 
 WEATHER = {
@@ -30,13 +30,13 @@ def test_the_key_stays_out_of_reprs_errors_debug_logs_and_recordings(client, emu
         handlers=handlers,
         tools=[WEATHER],
         record=str(tmp_path / "run.sse"),
-        metadata={"emulator_reply": reply},
+        metadata=steer(reply=reply),
     )
     stream.until_done()
     seen += [repr(client), repr(stream), repr(handlers)]
-    for fault in ({"emulator_drop": "9"}, {"emulator_fail": "401"}, {"emulator_error_after": "3"}, {"emulator_inject": "bad_json:3"}):
+    for fault in (steer(drop=9), steer(fail=[401]), steer(error_after=3), steer(inject=("bad_json", 3))):
         try:
-            client.stream_run(new_thread(client), assistant_id="asst_1", metadata=dict(fault, emulator_reply=reply)).until_done()
+            client.stream_run(new_thread(client), assistant_id="asst_1", metadata=dict(fault, **steer(reply=reply))).until_done()
         except assistant_stream.AssistantStreamError as error:
             seen += [str(error), repr(error), repr(getattr(error, "body", ""))]
     assert len(seen) == 3 + 3 * 4
@@ -67,7 +67,7 @@ def test_ids_that_would_change_the_url_are_refused(client, emulator):
 
 
 def test_tls_verification_is_never_turned_off_by_the_library(monkeypatch):
-    client = assistant_stream.Client(api_key=API_KEY, base_url="https://api.example.test/v1", max_retries=0)
+    client = assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=0)
     assert client.session.verify is True
     sent = []
     monkeypatch.setattr(
@@ -99,9 +99,7 @@ def test_credentials_never_follow_a_redirect_to_another_host():
 def test_a_hostile_server_sending_a_1_gb_event_costs_bounded_memory():
     with Emulator(api_key=API_KEY) as hostile:
         client = assistant_stream.Client(api_key=API_KEY, base_url=hostile.base_url)
-        stream = client.stream_run(
-            new_thread(client), assistant_id="asst_1", metadata={"emulator_inject": "huge:9", "emulator_huge_bytes": str(1 << 30)}
-        )
+        stream = client.stream_run(new_thread(client), assistant_id="asst_1", metadata=steer(inject=("huge", 9), huge_bytes=1 << 30))
         tracemalloc.start()
         try:
             with pytest.raises(assistant_stream.ProtocolError, match="larger than 16777216 bytes"):

@@ -1,12 +1,18 @@
-"""The dispatch table: names, patterns, order, strictness, caching."""
+"""The stream's dispatch: names, order, iteration, callbacks that raise,
+malformed events; replayed, so no socket is involved."""
 
 import pytest
 
 import assistant_stream
-from conftest import RECORDINGS, Recorder
+from conftest import FINISHED, RECORDINGS, RUN, Recorder, event, play, response, sse
 
 PLAIN = next(p for p in RECORDINGS if p.name == "dotnet_v2_plain_text_run.sse").read_bytes()
 CODE = next(p for p in RECORDINGS if p.name == "openllmetry_v2_code_interpreter_run.sse").read_bytes()
+
+
+def delta(value, index=0):
+    part = {"index": index, "type": "text", "text": {"value": value}}
+    return sse("thread.message.delta", {"id": "msg_1", "object": "thread.message.delta", "delta": {"content": [part]}})
 
 
 def run_with(body, **registrations):
@@ -61,63 +67,6 @@ def test_callbacks_run_in_registration_order_across_exact_and_pattern_names():
     assert [who for who, name in calls if name == "thread.run.completed"] == ["star", "exact", "pattern", "short"]
 
 
-def test_on_returns_the_function_unchanged_with_or_without_the_decorator():
-    handlers = assistant_stream.Handlers()
-
-    def f(event):
-        pass
-
-    assert handlers.on("end", f) is f
-    assert handlers.on("end")(f) is f
-
-    @handlers.on("text.delta")
-    def g(event):
-        pass
-
-    assert g.__name__ == "g"
-    assert handlers.callbacks("end") == (f, f)
-
-
-@pytest.mark.parametrize(
-    "name, suggestion",
-    [
-        ("mesage.delta", "message.delta"),
-        ("thread.message.deltas", "thread.message.delta"),
-        ("text_delta", "text.delta"),
-        ("thread.run.complete", "thread.run.completed"),
-        ("tool_call.finished", "tool_call."),
-    ],
-)
-def test_unknown_names_are_refused_with_the_closest_match(name, suggestion):
-    with pytest.raises(ValueError) as info:
-        assistant_stream.Handlers().on(name, print)
-    assert repr(name) in str(info.value)
-    assert "did you mean '%s" % suggestion in str(info.value)
-
-
-def test_a_pattern_that_matches_nothing_is_refused():
-    with pytest.raises(ValueError, match="matches no event"):
-        assistant_stream.Handlers().on("thread.rn.*", print)
-
-
-def test_misuse_is_a_type_error():
-    handlers = assistant_stream.Handlers()
-    with pytest.raises(TypeError):
-        handlers.on("end", "not callable")
-    with pytest.raises(TypeError):
-        handlers.on(42, print)
-
-
-def test_resolution_is_cached_until_the_table_changes():
-    handlers = assistant_stream.Handlers()
-    first = handlers.on("run.*", Recorder())
-    resolved = handlers.callbacks("thread.run.created")
-    assert resolved == (first,)
-    assert handlers.callbacks("thread.run.created") is resolved  # a dict lookup, no pattern scan
-    second = handlers.on("*", Recorder())
-    assert handlers.callbacks("thread.run.created") == (first, second)
-
-
 def test_a_callback_registered_during_dispatch_applies_from_the_next_event():
     handlers = assistant_stream.Handlers()
     late = Recorder()
@@ -162,8 +111,8 @@ def test_stream_callbacks_run_after_the_shared_tables():
 def test_iteration_yields_each_event_after_its_callbacks_ran():
     handlers = assistant_stream.Handlers()
     seen = handlers.on("*", Recorder())
-    for event in assistant_stream.replay(PLAIN, handlers):
-        assert seen.events[-1] is event
+    for got in assistant_stream.replay(PLAIN, handlers):
+        assert seen.events[-1] is got
     assert seen.names[-1] == "end"
 
 
@@ -206,8 +155,8 @@ def test_breaking_out_of_iteration_closes_the_stream():
             closed.append(True)
 
     stream = assistant_stream.replay(chunks())
-    for event in stream:
-        if event.name == "text.delta":
+    for got in stream:
+        if got.name == "text.delta":
             break
     assert closed == [True] and stream.closed
     assert stream.text == "Hello"
@@ -218,3 +167,76 @@ def test_text_deltas_yields_the_fragments():
     fragments = list(stream.text_deltas())
     assert len(fragments) == 33
     assert "".join(fragments) == stream.text == stream.final_messages()[0]["content"][0]["text"]["value"]
+
+
+# -- events and their payloads ------------------------------------------------------
+
+
+def test_event_data_is_the_payload_and_snapshot_the_accumulation():
+    stream, seen, final = play(delta("Hel"), delta("lo"), FINISHED)
+    deltas = [e for e in seen.events if e.name == "text.delta"]
+    assert [e.data for e in deltas] == [{"index": 0, "type": "text", "text": {"value": v}} for v in ("Hel", "lo")]
+    assert deltas[-1].snapshot == {"value": "Hello"}
+    message_delta = next(e for e in seen.events if e.name == "thread.message.delta")
+    assert message_delta.data["delta"]["content"][0]["text"]["value"] == "Hel"
+
+
+def test_a_stream_callback_registered_in_a_callback_sees_the_derived_events_that_follow():
+    handlers = assistant_stream.Handlers()
+    stream = assistant_stream.replay(delta("Hi") + delta("!") + delta("?") + FINISHED, handlers)
+    seen = Recorder()
+
+    @handlers.on("message.delta")
+    def register_late(event):  # by the second delta, "text.delta" is already resolved and cached
+        if event.data["delta"]["content"][0]["text"]["value"] == "!":
+            stream.on("text.delta", seen)
+
+    stream.until_done()
+    assert [e.text for e in seen.events] == ["!", "?"]
+
+
+# -- malformed events ---------------------------------------------------------------
+
+
+def test_a_run_payload_without_a_status_is_malformed():
+    with pytest.raises(assistant_stream.ProtocolError, match="malformed 'thread.run.created'"):
+        assistant_stream.replay(sse("thread.run.created", {"id": "run_1"})).until_done()
+
+
+def test_a_non_integer_index_is_malformed():
+    body = delta("x", index="0")
+    with pytest.raises(assistant_stream.ProtocolError, match="malformed"):
+        assistant_stream.replay(body).until_done()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        event("response.output_text.delta", item_id="m", output_index=10**9, content_index=0, delta="x"),
+        event("response.output_text.delta", item_id="m", output_index=0, content_index=0, delta=42),
+        event("response.completed", response={"id": "r"}),
+        event("response.output_item.added", output_index=0, item="not an object"),
+        event("response.output_item.added", output_index=1, item={"type": "message"}),  # items come in order
+        event("response.output_text.done", item_id="m", output_index=0, content_index=0, text=None),
+        event("response.function_call_arguments.done", item_id="f", output_index=0, arguments=42),
+        event("response.reasoning_summary_text.done", item_id="r", output_index=0, summary_index=0, text=7),
+    ],
+    ids=["huge index", "delta not text", "no status", "item not an object", "a gap", "null text", "number arguments", "number text"],
+)
+def test_malformed_responses_events(bad):
+    with pytest.raises(assistant_stream.ProtocolError, match="malformed"):
+        assistant_stream.replay(event("response.created", response=response()) + bad).until_done()
+
+
+@pytest.mark.parametrize(
+    "spoof", [b"event: end\ndata: {}\n\n", b'data: {"type": "end"}\n\n', b'event: text.delta\ndata: {"text": "x"}\n\n']
+)
+def test_the_server_cannot_send_an_event_the_library_derives(spoof):
+    # end, text.delta, ... are the library's promises (end: finished normally);
+    # a server that sends one is not speaking the protocol.
+    handlers = assistant_stream.Handlers()
+    ends, texts = handlers.on("end", Recorder()), handlers.on("text.delta", Recorder())
+    stream = assistant_stream.replay(sse("thread.run.in_progress", RUN) + spoof + FINISHED, handlers)
+    with pytest.raises(assistant_stream.ProtocolError, match="an event named '(end|text.delta)'"):
+        stream.until_done()
+    assert ends.events == texts.events == [] and stream.status == "in_progress" and stream.closed

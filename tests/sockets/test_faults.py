@@ -5,17 +5,17 @@ import pytest
 
 import assistant_stream
 from conftest import API_KEY, STATUS_ERRORS, Recorder, new_thread
+from emulator import steer
 
 BOUND = 5.0  # seconds the server may wait to see the connection closed
 # The emulator's run: 7 lifecycle events, then one text delta per word of
 # "Hello from the emulator! You said: <message>".
-AFTER_TWO_WORDS = "9"  # events 0-6, then "Hello", " from"
+AFTER_TWO_WORDS = 9  # events 0-6, then "Hello", " from"
 
 
 def run_with(client, handlers=None, **metadata):
     thread_id = new_thread(client)
-    meta = {"emulator_" + key: value for key, value in metadata.items()}
-    return client.stream_run(thread_id, assistant_id="asst_1", handlers=handlers, metadata=meta)
+    return client.stream_run(thread_id, assistant_id="asst_1", handlers=handlers, metadata=steer(**metadata))
 
 
 def stream_call(emulator):
@@ -51,7 +51,7 @@ def test_connection_closed_between_events(client, emulator):
 
 def test_a_stall_longer_than_the_read_timeout(emulator):
     client = assistant_stream.Client(api_key=API_KEY, base_url=emulator.base_url, timeout=(5, 0.3))
-    stream = run_with(client, stall=AFTER_TWO_WORDS + ":1.5")
+    stream = run_with(client, stall=(AFTER_TWO_WORDS, 1.5))
     with pytest.raises(assistant_stream.APITimeoutError, match="read timeout.*in status 'in_progress'") as info:
         stream.until_done()
     assert isinstance(info.value, assistant_stream.APIConnectionError)
@@ -62,7 +62,7 @@ def test_a_stall_longer_than_the_read_timeout(emulator):
 def test_an_error_event_mid_stream(client, emulator):
     handlers = assistant_stream.Handlers()
     errors = handlers.on("error", Recorder())
-    stream = run_with(client, handlers, error_after=AFTER_TWO_WORDS, hold="10")
+    stream = run_with(client, handlers, error_after=AFTER_TWO_WORDS, hold=10)
     with pytest.raises(assistant_stream.StreamError, match="server_error.*Sorry, something went wrong") as info:
         stream.until_done()
     assert info.value.error == {"code": "server_error", "message": "Sorry, something went wrong.", "param": None, "type": "server_error"}
@@ -75,7 +75,7 @@ def test_an_error_event_mid_stream(client, emulator):
 def test_http_errors_with_json_bodies_and_request_ids(emulator, status, cls):
     client = assistant_stream.Client(api_key=API_KEY, base_url=emulator.base_url, max_retries=0)
     with pytest.raises(cls) as info:
-        run_with(client, fail=str(status))
+        run_with(client, fail=[status])
     error = info.value
     assert type(error) is cls and error.status_code == status
     assert error.body["error"]["message"] == "Scripted failure 1." and error.body["error"]["type"] == "server_error"
@@ -98,14 +98,14 @@ def test_a_200_that_is_not_an_event_stream(client, emulator, answer, shown):
 
 
 def test_a_gzip_encoded_stream(client, emulator):
-    stream = run_with(client, gzip="1", reply="Compressed, and still word by word.")
+    stream = run_with(client, gzip=True, reply="Compressed, and still word by word.")
     assert stream.until_done()["status"] == "completed"
     assert stream.text == "Compressed, and still word by word."
     assert connection_closed(emulator)
 
 
 def test_invalid_utf8(client, emulator):
-    stream = run_with(client, inject="bad_utf8:" + AFTER_TWO_WORDS, hold="10")
+    stream = run_with(client, inject=("bad_utf8", AFTER_TWO_WORDS), hold=10)
     with pytest.raises(assistant_stream.ProtocolError, match="not valid UTF-8") as info:
         stream.until_done()
     assert info.value.stream is stream and stream.text == "Hello from"
@@ -113,7 +113,7 @@ def test_invalid_utf8(client, emulator):
 
 
 def test_malformed_json(client, emulator):
-    stream = run_with(client, inject="bad_json:" + AFTER_TWO_WORDS, hold="10")
+    stream = run_with(client, inject=("bad_json", AFTER_TWO_WORDS), hold=10)
     with pytest.raises(assistant_stream.ProtocolError, match="'thread.message.delta' carries invalid JSON"):
         stream.until_done()
     assert stream.text == "Hello from"
@@ -122,7 +122,7 @@ def test_malformed_json(client, emulator):
 
 def test_an_event_over_the_size_limit(emulator):
     client = assistant_stream.Client(api_key=API_KEY, base_url=emulator.base_url, max_event_bytes=1 << 20)
-    stream = run_with(client, inject="huge:" + AFTER_TWO_WORDS)
+    stream = run_with(client, inject=("huge", AFTER_TWO_WORDS))
     with pytest.raises(assistant_stream.ProtocolError, match="an event is larger than 1048576 bytes"):
         stream.until_done()
     assert stream.text == "Hello from"
@@ -159,7 +159,7 @@ def test_runs_that_end_otherwise_are_returned(client, emulator, status):
 def test_done_missing_after_a_finished_run(client, emulator):
     handlers = assistant_stream.Handlers()
     seen = handlers.on("*", Recorder())
-    stream = run_with(client, handlers, no_done="1")
+    stream = run_with(client, handlers, no_done=True)
     assert stream.until_done()["status"] == "completed"
     assert "done" not in seen.names and seen.names[-1] == "end"
     # The body ended cleanly: its connection went back to the pool, and serves the next request.

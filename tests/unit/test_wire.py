@@ -1,14 +1,68 @@
-"""Framing the body for sseclient-py, and covering its deviations from WHATWG."""
+"""The wire: a pure framer (chunks in, whole event blocks out), a decoder
+(sseclient-py's fields, JSON, names), and how they cover sseclient-py's
+deviations from the WHATWG rules."""
 
 import pytest
 import sseclient
 
 import assistant_stream
-from conftest import RECORDINGS, Recorder, byte_chunks, random_chunks, sse
+from assistant_stream import _decode, _Framer
+from conftest import FINISHED, RECORDINGS, RUN, Recorder, byte_chunks, play, random_chunks, sse
 
-RUN = {"id": "run_1", "object": "thread.run", "status": "in_progress", "thread_id": "thread_1"}
 DONE_RUN = dict(RUN, status="completed")
-FINISHED = sse("thread.run.completed", DONE_RUN) + sse("done", "[DONE]")
+NAMES = frozenset(("thread.run.in_progress", "error"))  # what a dialect would hold to JSON
+
+
+def frame(chunks, required=NAMES, max_bytes=1 << 20):
+    framer = _Framer(required, max_bytes)
+    return list(framer.blocks(chunks)), framer.tail
+
+
+def decode(body, required=NAMES):
+    return list(_decode(iter(frame([body], required)[0]), required))
+
+
+# -- the framer, alone -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunker", [lambda body: [body], byte_chunks, random_chunks], ids=["whole", "bytes", "random"])
+def test_the_framer_hands_over_whole_events_and_keeps_the_unfinished_tail(chunker):
+    body = sse("a", {"n": 1}).replace(b"\n", b"\r\n") + b": comment\r\r" + sse("b", {"n": 2}) + b"event: c\ndata: {"
+    blocks, tail = frame(chunker(body))
+    assert blocks == [b'event: a\ndata: {"n": 1}\n\n', b": comment\n\n", b'event: b\ndata: {"n": 2}\n\n']
+    assert tail == b"event: c\ndata: {"
+
+
+def test_the_framer_refuses_a_dataless_event_only_if_its_name_is_required():
+    dataless = b"event: thread.run.in_progress\nid: 1\n\n"
+    assert frame([dataless + sse("x", 1)], required=frozenset())[0][0] == dataless  # sseclient-py drops it
+    with pytest.raises(assistant_stream.ProtocolError, match="'thread.run.in_progress' has no data line"):
+        frame([dataless + sse("x", 1)])
+
+
+def test_the_framer_bounds_an_event_before_it_is_whole():
+    with pytest.raises(assistant_stream.ProtocolError, match="larger than 100 bytes"):
+        frame([b"data: " + b"x" * 60, b"x" * 60], max_bytes=100)
+
+
+# -- the decoder, alone ----------------------------------------------------------------
+
+
+def test_the_decoder_parses_json_names_by_type_and_knows_done():
+    body = sse("thread.run.in_progress", RUN) + b'data: {"type": "vendor.typed", "a": 1}\n\n' + b"data: [DONE]\n\n"
+    assert decode(body) == [("thread.run.in_progress", RUN), ("vendor.typed", {"type": "vendor.typed", "a": 1}), ("done", "[DONE]")]
+
+
+def test_the_decoder_holds_only_the_names_it_is_given_to_json():
+    body = b"event: thread.run.in_progress\ndata: not json\n\n"
+    assert decode(body, required=frozenset()) == [("thread.run.in_progress", "not json")]
+    with pytest.raises(assistant_stream.ProtocolError, match="carries invalid JSON"):
+        decode(body)
+    with pytest.raises(assistant_stream.ProtocolError, match="carries list, not a JSON object"):
+        decode(b"event: error\ndata: [1]\n\n")
+
+
+# -- through a stream ------------------------------------------------------------------
 
 
 def names(body_or_chunks):
@@ -100,46 +154,6 @@ def test_crlf_split_between_chunks_is_one_line_ending():
     assert names([body[:cut], body[cut:]]) == ["thread.run.in_progress", "thread.run.completed", "done", "end"]
 
 
-def test_an_unfinished_last_event_is_not_dispatched():
-    # sseclient-py dispatches a final event with no blank line after it; here
-    # it means the body was cut: the run never reached a final status.
-    cut = sse("thread.run.in_progress", RUN) + sse("thread.run.completed", DONE_RUN)[:-1]
-    handlers = assistant_stream.Handlers()
-    seen = Recorder()
-    handlers.on("*", seen)
-    stream = assistant_stream.replay(cut, handlers)
-    with pytest.raises(assistant_stream.IncompleteStreamError, match="in_progress"):
-        stream.until_done()
-    assert seen.names == ["thread.run.in_progress"]
-    assert stream.current_run["status"] == "in_progress"
-
-
-def test_an_unfinished_done_after_a_finished_run_is_fine():
-    body = sse("thread.run.completed", DONE_RUN) + b"event: done\ndata: [DONE]\n"
-    handlers = assistant_stream.Handlers()
-    seen = Recorder()
-    handlers.on("*", seen)
-    assert assistant_stream.replay(body, handlers).until_done()["status"] == "completed"
-    assert seen.names == ["thread.run.completed", "end"]
-
-
-def test_a_missing_done_after_a_finished_run_is_fine():
-    body = sse("thread.run.requires_action", dict(RUN, status="requires_action"))
-    assert assistant_stream.replay(body).until_done()["status"] == "requires_action"
-
-
-def test_a_body_that_ends_before_the_run_finishes_is_incomplete():
-    stream = assistant_stream.replay(sse("thread.run.in_progress", RUN))
-    with pytest.raises(assistant_stream.IncompleteStreamError):
-        stream.until_done()
-    assert stream.closed
-
-
-def test_an_empty_body_is_incomplete():
-    with pytest.raises(assistant_stream.IncompleteStreamError, match="before the run started"):
-        assistant_stream.replay(b"").until_done()
-
-
 def test_invalid_utf8_is_a_protocol_error_and_keeps_what_came_before():
     body = sse("thread.run.in_progress", RUN) + b'event: thread.message.delta\ndata: {"x": "\xff"}\n\n' + FINISHED
     stream = assistant_stream.replay(body)
@@ -224,20 +238,14 @@ def test_an_unknown_event_with_any_data_reaches_star_and_breaks_nothing():
     assert runs.names == ["thread.run.step.rethinking", "thread.run.completed"]
 
 
-@pytest.mark.parametrize(
-    "spoof", [b"event: end\ndata: {}\n\n", b'data: {"type": "end"}\n\n', b'event: text.delta\ndata: {"text": "x"}\n\n']
-)
-def test_the_server_cannot_send_an_event_the_library_derives(spoof):
-    # end, text.delta, ... are the library's promises (end: finished normally);
-    # a server that sends one is not speaking the protocol.
-    handlers = assistant_stream.Handlers()
-    ends, texts = handlers.on("end", Recorder()), handlers.on("text.delta", Recorder())
-    stream = assistant_stream.replay(sse("thread.run.in_progress", RUN) + spoof + FINISHED, handlers)
-    with pytest.raises(assistant_stream.ProtocolError, match="an event named '(end|text.delta)'"):
-        stream.until_done()
-    assert ends.events == texts.events == [] and stream.status == "in_progress" and stream.closed
-
-
 @pytest.mark.parametrize("body", [b"\n\n\n" + FINISHED, FINISHED + b"\n\n\n", b"\r\n" + FINISHED])
 def test_extra_blank_lines_are_harmless(body):
     assert names(body) == ["thread.run.completed", "done", "end"]
+
+
+def test_deeply_nested_json_is_a_protocol_error():
+    deep = b"[" * 100000 + b"]" * 100000
+    with pytest.raises(assistant_stream.ProtocolError, match="invalid JSON"):
+        assistant_stream.replay(b"event: thread.message.delta\ndata: " + deep + b"\n\n").until_done()
+    stream, seen, final = play(b"event: vendor.deep\ndata: " + deep + b"\n\n", FINISHED)
+    assert next(e for e in seen.events if e.name == "vendor.deep").data == deep.decode()

@@ -13,6 +13,7 @@ import pytest
 import assistant_stream
 from assistant_stream import main
 from conftest import API_KEY, FIXTURES, ROOT, new_thread, sse
+from emulator import steer
 
 PLAIN = str(FIXTURES / "dotnet_v2_plain_text_run.sse")
 PLAIN_TEXT = "Hello! I'm just a program, so I don't have feelings, but I'm here and ready to help you with whatever you need. How can I assist you today?"
@@ -113,8 +114,8 @@ def run_metadata(monkeypatch):
     [
         (["--thread", "thread_missing"], None, 5, "NotFoundError: 404"),
         (["--thread", "a/b"], None, 2, "invalid thread id"),
-        (["--timeout", "0.3"], {"emulator_stall": "9:1.5"}, 4, "APITimeoutError"),
-        ([], {"emulator_status": "expired"}, 1, ": expired"),
+        (["--timeout", "0.3"], steer(stall=(9, 1.5)), 4, "APITimeoutError"),
+        ([], steer(status="expired"), 1, ": expired"),
     ],
 )
 def test_run_outcomes_have_their_exit_codes(cli_env, capsys, client, run_metadata, arguments, metadata, code, shown):
@@ -206,9 +207,9 @@ def test_ctrl_c_closes_the_stream(emulator, client, cancel):
     script = (  # the command line, with the emulator told to hold the run after its first word
         "import assistant_stream, sys\n"
         "original = assistant_stream.Client.stream_run\n"
-        "assistant_stream.Client.stream_run = lambda self, *a, **k: original(self, *a, metadata={'emulator_hold': '8'}, **k)\n"
+        "assistant_stream.Client.stream_run = lambda self, *a, **k: original(self, *a, metadata=%r, **k)\n"
         "sys.exit(assistant_stream.main(sys.argv[1:]))\n"
-    )
+    ) % steer(hold=8)
     command = [sys.executable, "-c", script, "run", "--assistant", "asst_1", "--thread", thread_id] + (
         ["--cancel-on-interrupt"] if cancel else []
     )

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import assistant_stream
-from conftest import CHUNKINGS, DOC_EXAMPLES, RECORDINGS, reference_events, trace
+from conftest import CHUNKINGS, DOC_EXAMPLES, FIXTURES, RECORDINGS, Recorder, play, reference_events, trace
 
 IDS = [path.stem for path in RECORDINGS]
 
@@ -107,3 +107,39 @@ def test_malformed_documentation_examples_raise_protocol_error(path, chunking):
     assert info.value.stream is stream
     assert "thread.run" in str(info.value)
     assert stream.current_run is not None or "created" in str(info.value)
+
+
+# -- the Responses API ---------------------------------------------------------------
+
+RECORDED = (FIXTURES / "responses" / "openllmetry_responses_text_stream.sse").read_bytes()
+
+
+@pytest.mark.parametrize("chunking", sorted(CHUNKINGS))
+def test_the_recorded_stream_in_any_chunking(chunking):
+    expected = trace(assistant_stream.replay(RECORDED))
+    assert trace(assistant_stream.replay(CHUNKINGS[chunking](RECORDED))) == expected
+
+
+def test_the_recorded_stream_joins_to_its_text_and_returns_the_response():
+    recorded = dict(reference_events(RECORDED))
+    final_text = json.loads(recorded["response.output_text.done"])["text"]
+    completed = json.loads(recorded["response.completed"])["response"]
+    handlers = assistant_stream.Handlers()
+    deltas = handlers.on("text.delta", Recorder())
+    stream, seen, final = play(RECORDED, handlers=handlers)
+    assert "".join(e.text for e in deltas.events) == stream.text == final_text
+    assert len(deltas.events) == 78 and "Luna\u2019s" in stream.text
+    assert final == completed == stream.final_response()
+    assert stream.status == "completed" and stream.finished and stream.current_run is None
+    assert seen.names.count("text.created") == seen.names.count("text.done") == 1
+    assert seen.names[-1] == "end" and seen.events[-1].data == completed
+    assert "done" not in seen.names  # the Responses API sends none
+
+
+def test_events_named_only_in_their_json_and_a_done_line():
+    # Some compatible servers send data lines only, and a final data: [DONE].
+    body = b"\n".join(line for line in RECORDED.split(b"\n") if not line.startswith(b"event:")) + b"data: [DONE]\n\n"
+    assert b"event:" not in body
+    stream, seen, final = play(body)
+    assert stream.text == assistant_stream.replay(RECORDED).final_response()["output"][0]["content"][0]["text"]
+    assert seen.names[0] == "response.created" and seen.names[-2:] == ["done", "end"]

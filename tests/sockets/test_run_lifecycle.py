@@ -1,14 +1,14 @@
-"""The run lifecycle over real sockets: tools, cancel, recovery, retries, Azure."""
+"""The run lifecycle end to end, against the emulator over real sockets:
+tools, cancel, recovery, retries, Azure."""
 
 import itertools
-import json
 import logging
 
 import pytest
 
 import assistant_stream
-from conftest import API_KEY, Recorder, new_thread, sse
-from emulator import Emulator
+from conftest import API_KEY, Recorder, calls_to, new_thread
+from emulator import Emulator, steer
 
 WEATHER = {
     "type": "function",
@@ -18,10 +18,6 @@ TIME = {
     "type": "function",
     "function": {"name": "get_time", "parameters": {"type": "object", "properties": {"zone": {"type": "string", "enum": ["CET", "UTC"]}}}},
 }
-
-
-def calls_to(emulator, suffix):
-    return [call for call in emulator.calls if call.path.endswith(suffix)]
 
 
 @pytest.fixture
@@ -79,7 +75,7 @@ def test_parallel_calls_run_in_order_and_submit_together(client, emulator, handl
 def test_several_rounds_in_one_stream(client, emulator, handlers):
     steps = handlers.on("tool_call.done", Recorder())
     stream = client.stream_run(
-        new_thread(client, "Rome"), assistant_id="asst_1", tools=[WEATHER], handlers=handlers, metadata={"emulator_rounds": "3"}
+        new_thread(client, "Rome"), assistant_id="asst_1", tools=[WEATHER], handlers=handlers, metadata=steer(rounds=3)
     )
     assert stream.until_done()["status"] == "completed"
     assert len(calls_to(emulator, "/submit_tool_outputs")) == 3
@@ -142,7 +138,7 @@ def test_reported_errors_go_to_the_model(client, emulator):
 def test_arguments_that_are_not_a_json_object(client, emulator, report):
     handlers = assistant_stream.Handlers()
     handlers.tool(lambda **kwargs: "unreachable", name="get_weather", report_errors=report)
-    metadata = {"emulator_args": json.dumps({"get_weather": '{"city": "Par'})}
+    metadata = steer(args={"get_weather": '{"city": "Par'})
     stream = client.stream_run(new_thread(client), assistant_id="asst_1", tools=[WEATHER], handlers=handlers, metadata=metadata)
     if report:
         assert stream.until_done()["status"] == "completed"
@@ -161,7 +157,7 @@ def test_a_recording_of_several_rounds_replays_whole(client, handlers, tmp_path)
         tools=[WEATHER],
         handlers=handlers,
         record=str(path),
-        metadata={"emulator_rounds": "2"},
+        metadata=steer(rounds=2),
     )
     live_names = [event.name for event in live]
     assert path.read_bytes().count(b"event: done\n") == 3
@@ -182,7 +178,7 @@ def interrupted(client, emulator, exception, **options):
         raise exception
 
     thread_id = new_thread(client)
-    return thread_id, client.stream_run(thread_id, assistant_id="asst_1", handlers=handlers, metadata={"emulator_hold": "8"}, **options)
+    return thread_id, client.stream_run(thread_id, assistant_id="asst_1", handlers=handlers, metadata=steer(hold=8), **options)
 
 
 @pytest.mark.parametrize("exception", [KeyboardInterrupt(), RuntimeError("boom")], ids=["KeyboardInterrupt", "RuntimeError"])
@@ -199,7 +195,7 @@ def test_an_interrupted_run_is_cancelled_once(client, emulator, exception):
 
 def test_leaving_early_cancels(client, emulator):
     thread_id = new_thread(client)
-    with client.stream_run(thread_id, assistant_id="asst_1", metadata={"emulator_hold": "8"}, cancel_on_interrupt=True) as stream:
+    with client.stream_run(thread_id, assistant_id="asst_1", metadata=steer(hold=8), cancel_on_interrupt=True) as stream:
         for event in stream:
             if event.name == "text.delta":
                 break
@@ -231,7 +227,7 @@ def test_a_failing_cancel_never_masks_the_original_error(emulator, caplog):
 
     caplog.set_level(logging.DEBUG, logger="assistant_stream")
     stream = client.stream_run(
-        new_thread(client), assistant_id="asst_1", handlers=handlers, metadata={"emulator_hold": "8"}, cancel_on_interrupt=True
+        new_thread(client), assistant_id="asst_1", handlers=handlers, metadata=steer(hold=8), cancel_on_interrupt=True
     )
     with pytest.raises(RuntimeError, match="original"):
         stream.until_done()
@@ -246,7 +242,7 @@ def test_a_dropped_stream_is_recovered_by_polling(client, emulator):
     handlers = assistant_stream.Handlers()
     seen = handlers.on("*", Recorder())
     reply = "Recovered text, every word of it."
-    metadata = {"emulator_drop": "9", "emulator_reply": reply}
+    metadata = steer(drop=9, reply=reply)
     stream = client.stream_run(new_thread(client), assistant_id="asst_1", handlers=handlers, metadata=metadata, recover=True)
     run = stream.until_done()
     assert run["status"] == "completed" and stream.recovered and stream.finished
@@ -263,13 +259,13 @@ def test_a_dropped_stream_is_recovered_by_polling(client, emulator):
 
 def test_a_stall_past_the_read_timeout_is_recovered(emulator):
     client = assistant_stream.Client(api_key=API_KEY, base_url=emulator.base_url, timeout=(5, 0.3))
-    stream = client.stream_run(new_thread(client, "slow"), assistant_id="asst_1", metadata={"emulator_stall": "9:1.5"}, recover=True)
+    stream = client.stream_run(new_thread(client, "slow"), assistant_id="asst_1", metadata=steer(stall=(9, 1.5)), recover=True)
     assert stream.until_done()["status"] == "completed"
     assert stream.recovered and stream.text == "Hello from the emulator! You said: slow"
 
 
 def test_without_recovery_a_drop_raises_and_keeps_the_partial_state(client, emulator):
-    stream = client.stream_run(new_thread(client), assistant_id="asst_1", metadata={"emulator_drop": "9"})
+    stream = client.stream_run(new_thread(client), assistant_id="asst_1", metadata=steer(drop=9))
     with pytest.raises(assistant_stream.IncompleteStreamError):
         stream.until_done()
     assert stream.text == "Hello from" and not stream.recovered
@@ -277,7 +273,7 @@ def test_without_recovery_a_drop_raises_and_keeps_the_partial_state(client, emul
 
 
 def test_recovery_gives_up_at_its_deadline(client, emulator):
-    metadata = {"emulator_drop": "9", "emulator_finish_after": "30"}
+    metadata = steer(drop=9, finish_after=30)
     stream = client.stream_run(new_thread(client), assistant_id="asst_1", metadata=metadata, recover=0.6)
     with pytest.raises(assistant_stream.IncompleteStreamError, match="still 'in_progress' after 0.6 s of polling") as info:
         stream.until_done()
@@ -286,7 +282,7 @@ def test_recovery_gives_up_at_its_deadline(client, emulator):
 
 
 def test_a_drop_before_the_run_is_known_cannot_be_recovered(client, emulator):
-    stream = client.stream_run(new_thread(client), assistant_id="asst_1", metadata={"emulator_drop": "0"}, recover=True)
+    stream = client.stream_run(new_thread(client), assistant_id="asst_1", metadata=steer(drop=0), recover=True)
     with pytest.raises(assistant_stream.IncompleteStreamError, match="connection was lost.*before the run started"):
         stream.until_done()
 
@@ -296,7 +292,7 @@ def test_a_recovered_run_that_requires_action_runs_its_tools(client, emulator, h
     seen = handlers.on("tool_call.*", Recorder())
     seen_arguments = []
     handlers.on("tool_call.done", lambda event: seen_arguments.append(event.snapshot["function"]["arguments"]))
-    metadata = {"emulator_drop": "8"}
+    metadata = steer(drop=8)
     stream = client.stream_run(
         new_thread(client, "Cairo"), assistant_id="asst_1", tools=[WEATHER], handlers=handlers, metadata=metadata, recover=True
     )
@@ -315,7 +311,7 @@ def test_a_recovered_run_that_requires_action_runs_its_tools(client, emulator, h
 def test_429_and_503_before_the_first_event_are_retried(client, emulator, monkeypatch):
     sleeps = []
     monkeypatch.setattr(assistant_stream.time, "sleep", sleeps.append)
-    metadata = {"emulator_fail": "429,503", "emulator_retry_after": "0.5"}
+    metadata = steer(fail=[429, 503], retry_after=0.5)
     stream = client.stream_run(new_thread(client), assistant_id="asst_1", metadata=metadata)
     assert stream.until_done()["status"] == "completed"
     assert [call.status for call in calls_to(emulator, "/runs")] == [429, 503, 200]
@@ -326,7 +322,7 @@ def test_retries_run_out(emulator, monkeypatch):
     monkeypatch.setattr(assistant_stream.time, "sleep", lambda seconds: None)
     client = assistant_stream.Client(api_key=API_KEY, base_url=emulator.base_url, max_retries=1)
     with pytest.raises(assistant_stream.RateLimitError, match="Scripted failure 2"):
-        client.stream_run(new_thread(client), assistant_id="asst_1", metadata={"emulator_fail": "429,429,429"})
+        client.stream_run(new_thread(client), assistant_id="asst_1", metadata=steer(fail=[429, 429, 429]))
     assert len(calls_to(emulator, "/runs")) == 2
 
 
@@ -431,213 +427,3 @@ def test_the_first_response_is_closed_before_the_tools_run(client, emulator):
 
     client.stream_run(new_thread(client), assistant_id="asst_1", tools=[WEATHER], handlers=handlers).until_done()
     assert closed_when_called == [True]
-
-
-BASE = "https://api.example.test/v1"
-
-
-def required_run(run_changes=None, **call_changes):
-    """run_1, requiring get_weather(city="Rome") as call_1."""
-    call = dict({"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'}}, **call_changes)
-    run = dict({"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "requires_action"}, **(run_changes or {}))
-    run["required_action"] = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [call]}}
-    return run
-
-
-def required_stream(run_changes=None, **call_changes):
-    return sse("thread.run.requires_action", required_run(run_changes, **call_changes)) + sse("done", "[DONE]")
-
-
-@pytest.mark.parametrize(
-    "call_changes, run_changes, outcome",
-    [
-        ({"function": {"name": "get_weather", "arguments": {"city": "Rome"}}}, None, "submitted"),  # an object, as some servers send
-        ({"function": "get_weather"}, None, "malformed required_action"),
-        ({}, {"thread_id": None}, "no valid thread_id"),
-        ({"id": None}, {}, "malformed required_action"),
-    ],
-)
-def test_tool_calls_the_server_got_wrong(handlers, call_changes, run_changes, outcome):
-    import responses
-
-    import conftest
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        api.add(
-            responses.POST,
-            BASE + "/threads/thread_1/runs",
-            body=required_stream(run_changes, **call_changes),
-            content_type="text/event-stream",
-        )
-        done = conftest.sse("thread.run.completed", {"id": "run_1", "thread_id": "thread_1", "status": "completed"}) + conftest.sse(
-            "done", "[DONE]"
-        )
-        api.add(responses.POST, BASE + "/threads/thread_1/runs/run_1/submit_tool_outputs", body=done, content_type="text/event-stream")
-        client = assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=0)
-        stream = client.stream_run("thread_1", assistant_id="asst_1", handlers=handlers)
-        if outcome.startswith("submitted"):
-            assert stream.until_done()["status"] == "completed"
-            assert handlers.calls == [("get_weather", "Rome")]
-            submitted = json.loads(api.calls[-1].request.body)["tool_outputs"]
-            assert submitted == [{"tool_call_id": call_changes.get("id", "call_1"), "output": "sunny in Rome"}]
-        else:
-            with pytest.raises(assistant_stream.ProtocolError, match=outcome):
-                stream.until_done()
-            assert handlers.calls == []  # found out before any tool ran
-            assert len(api.calls) == 1
-
-
-def test_recovery_refuses_a_list_it_cannot_page_through():
-    import responses
-
-    import conftest
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        cut = conftest.sse("thread.run.in_progress", {"id": "run_1", "thread_id": "thread_1", "status": "in_progress"})
-        api.add(responses.POST, BASE + "/threads/thread_1/runs", body=cut, content_type="text/event-stream")
-        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1", json={"id": "run_1", "thread_id": "thread_1", "status": "completed"})
-        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1/steps", json={"data": [{"status": "completed"}], "has_more": True})
-        client = assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=0)
-        stream = client.stream_run("thread_1", assistant_id="asst_1", recover=True)
-        with pytest.raises(assistant_stream.ProtocolError, match="expected a list of objects"):
-            stream.until_done()
-        assert stream.closed
-
-
-# -- a continuation that never continues -------------------------------------------------
-
-
-def submit_answers(*bodies, **options):
-    """A run that requires get_weather, whose submit_tool_outputs streams answer
-    with ``bodies`` in turn; returns the stream, the mock and the handlers."""
-    import responses
-
-    handlers = assistant_stream.Handlers()
-    handlers.calls = []
-
-    @handlers.tool
-    def get_weather(city):
-        handlers.calls.append(("get_weather", city))
-        if len(handlers.calls) > 3:
-            raise RuntimeError("the tool ran %d times" % len(handlers.calls))  # fail, not loop for ever
-        return "sunny in %s" % city
-
-    api = responses.RequestsMock(assert_all_requests_are_fired=False)
-    api.start()
-    api.add(responses.POST, BASE + "/threads/thread_1/runs", body=required_stream(), content_type="text/event-stream")
-    for body in bodies:
-        api.add(responses.POST, BASE + "/threads/thread_1/runs/run_1/submit_tool_outputs", body=body, content_type="text/event-stream")
-    client = assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=0)
-    return client.stream_run("thread_1", assistant_id="asst_1", handlers=handlers, **options), api, handlers
-
-
-OLD_STEP = {"id": "step_1", "object": "thread.run.step", "run_id": "run_1", "thread_id": "thread_1", "status": "completed"}
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"",
-        b'event: thread.run.queued\ndata: {"id": "run_1", "thread',
-        b"event: done\ndata: [DONE]\n\n",
-        sse("thread.run.step.completed", OLD_STEP) + sse("done", "[DONE]"),  # real continuations start so
-    ],
-    ids=["empty", "cut", "done only", "an old step, then done"],
-)
-def test_a_continuation_that_ends_before_the_run_goes_on_raises(body):
-    # The run is still requires_action as last received: that must not count
-    # as a stopping point, or the tools would run again and again.
-    stream, api, handlers = submit_answers(body, body, body)
-    try:
-        with pytest.raises(assistant_stream.IncompleteStreamError, match="after the tool outputs were sent, before the run went on"):
-            stream.until_done()
-    finally:
-        api.stop()
-    assert handlers.calls == [("get_weather", "Rome")]
-    assert [call.request.url.rsplit("/", 1)[-1] for call in api.calls] == ["runs", "submit_tool_outputs"]
-    assert stream.closed and stream.status == "requires_action"
-
-
-def test_a_continuation_cut_before_the_run_goes_on_is_recovered():
-    import responses
-
-    stream, api, handlers = submit_answers(b"", recover=True)
-    try:
-        completed = {"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "completed"}
-        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1", json=completed)
-        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1/steps", json={"data": [], "has_more": False})
-        message = {"id": "msg_1", "object": "thread.message", "role": "assistant", "status": "completed"}
-        message["content"] = [{"type": "text", "text": {"value": "Sunny in Rome.", "annotations": []}}]
-        api.add(responses.GET, BASE + "/threads/thread_1/messages", json={"data": [message], "has_more": False})
-        assert stream.until_done() == completed
-    finally:
-        api.stop()
-    assert stream.recovered and stream.text == "Sunny in Rome." and handlers.calls == [("get_weather", "Rome")]
-
-
-def test_recovery_polls_past_a_run_that_has_not_taken_the_outputs_in_yet(monkeypatch):
-    import responses
-
-    monkeypatch.setattr(assistant_stream.time, "sleep", lambda seconds: None)
-    stream, api, handlers = submit_answers(b"", recover=True)
-    try:
-        stale = required_run()  # still asking for call_1, just answered
-        completed = {"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "completed"}
-        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1", json=stale)
-        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1", json=completed)
-        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1/steps", json={"data": [], "has_more": False})
-        api.add(responses.GET, BASE + "/threads/thread_1/messages", json={"data": [], "has_more": False})
-        assert stream.until_done() == completed
-    finally:
-        api.stop()
-    assert stream.recovered and handlers.calls == [("get_weather", "Rome")]
-    assert [call.request.method for call in api.calls].count("GET") == 4
-
-
-def test_leaving_during_a_continuation_cancels_the_run():
-    import responses
-
-    continuation = sse("thread.run.step.completed", OLD_STEP) + sse(
-        "thread.run.queued", {"id": "run_1", "thread_id": "thread_1", "status": "queued"}
-    )
-    stream, api, handlers = submit_answers(continuation, cancel_on_interrupt=True)
-    try:
-        api.add(responses.POST, BASE + "/threads/thread_1/runs/run_1/cancel", json={"id": "run_1", "status": "cancelling"})
-        for event in stream:
-            if event.name == "thread.run.step.completed":  # the continuation's first event: the run is going again
-                break
-    finally:
-        api.stop()
-    assert stream.status == "requires_action"  # as last received, yet running again
-    assert [call.request.url.rsplit("/", 1)[-1] for call in api.calls] == ["runs", "submit_tool_outputs", "cancel"]
-
-
-@pytest.mark.parametrize("recover", [False, True])
-def test_a_submit_stream_cut_before_the_run_goes_on(monkeypatch, recover):
-    import responses
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
-        cut = sse("thread.run.step.completed", OLD_STEP)
-        api.add(responses.POST, BASE + "/threads/thread_1/runs/run_1/submit_tool_outputs", body=cut, content_type="text/event-stream")
-        completed = {"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "completed"}
-        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1", json=completed)
-        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1/steps", json={"data": [], "has_more": False})
-        api.add(responses.GET, BASE + "/threads/thread_1/messages", json={"data": [], "has_more": False})
-        client = assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=0)
-        stream = client.submit_tool_outputs("thread_1", "run_1", [{"tool_call_id": "call_1", "output": "x"}], recover=recover)
-        if recover:
-            assert stream.until_done() == completed and stream.recovered
-        else:
-            with pytest.raises(assistant_stream.IncompleteStreamError, match="after the tool outputs were sent, before the run went on"):
-                stream.until_done()
-            assert stream.current_run is None
-
-
-def test_a_run_that_asks_again_for_a_submitted_call_is_a_protocol_error():
-    stream, api, handlers = submit_answers(required_stream(), required_stream())
-    try:
-        with pytest.raises(assistant_stream.ProtocolError, match="call_1.*already submitted"):
-            stream.until_done()
-    finally:
-        api.stop()
-    assert handlers.calls == [("get_weather", "Rome")] and len(api.calls) == 2

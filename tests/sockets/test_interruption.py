@@ -9,6 +9,7 @@ import pytest
 
 import assistant_stream
 from conftest import API_KEY, ROOT
+from emulator import steer
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd")
 
@@ -73,7 +74,7 @@ WAYS = [raise_in_callback, keyboard_interrupt, break_out, close_the_generator, l
 def test_no_descriptor_leaks_over_2000_interrupted_streams(remote_emulator):
     client = assistant_stream.Client(api_key=API_KEY, base_url=remote_emulator, timeout=(5, 10))
     thread_id = client.request("POST", "/threads", json={"messages": [{"role": "user", "content": "leak?"}]})["id"]
-    metadata = {"emulator_hold": "8", "emulator_finish_after": "0"}
+    metadata = steer(hold=8, finish_after=0)
 
     kept = []  # the streams stay referenced, as an application may keep them:
     # only closing them, not the garbage collector, can give their sockets back

@@ -8,9 +8,8 @@ import requests
 import responses
 
 import assistant_stream
-from conftest import API_KEY, FIXTURES, STATUS_ERRORS, sse
+from conftest import API_KEY, BASE, FIXTURES, STATUS_ERRORS, sse
 
-BASE = "https://api.example.test/v1"
 RUN = {"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "completed"}
 BODY = sse("thread.run.completed", RUN) + sse("done", "[DONE]")
 
@@ -392,3 +391,16 @@ def test_an_echoed_credential_in_the_stream_is_redacted(api, client):
 def test_max_retries_must_be_a_whole_number(retries):
     with pytest.raises(ValueError, match="max_retries"):
         assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=retries)
+
+
+def test_recovery_refuses_a_list_it_cannot_page_through():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        cut = sse("thread.run.in_progress", {"id": "run_1", "thread_id": "thread_1", "status": "in_progress"})
+        api.add(responses.POST, BASE + "/threads/thread_1/runs", body=cut, content_type="text/event-stream")
+        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1", json={"id": "run_1", "thread_id": "thread_1", "status": "completed"})
+        api.add(responses.GET, BASE + "/threads/thread_1/runs/run_1/steps", json={"data": [{"status": "completed"}], "has_more": True})
+        client = assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=0)
+        stream = client.stream_run("thread_1", assistant_id="asst_1", recover=True)
+        with pytest.raises(assistant_stream.ProtocolError, match="expected a list of objects"):
+            stream.until_done()
+        assert stream.closed

@@ -1,0 +1,100 @@
+"""How a body ends: at done, at its last word, at EOF, or cut; what the
+stream then decides, and what stays readable."""
+
+import pytest
+
+import assistant_stream
+from conftest import RUN, Recorder, event, response, sse
+
+DONE_RUN = dict(RUN, status="completed")
+
+
+def test_an_unfinished_last_event_is_not_dispatched():
+    # sseclient-py dispatches a final event with no blank line after it; here
+    # it means the body was cut: the run never reached a final status.
+    cut = sse("thread.run.in_progress", RUN) + sse("thread.run.completed", DONE_RUN)[:-1]
+    handlers = assistant_stream.Handlers()
+    seen = Recorder()
+    handlers.on("*", seen)
+    stream = assistant_stream.replay(cut, handlers)
+    with pytest.raises(assistant_stream.IncompleteStreamError, match="in_progress"):
+        stream.until_done()
+    assert seen.names == ["thread.run.in_progress"]
+    assert stream.current_run["status"] == "in_progress"
+
+
+def test_an_unfinished_done_after_a_finished_run_is_fine():
+    body = sse("thread.run.completed", DONE_RUN) + b"event: done\ndata: [DONE]\n"
+    handlers = assistant_stream.Handlers()
+    seen = Recorder()
+    handlers.on("*", seen)
+    assert assistant_stream.replay(body, handlers).until_done()["status"] == "completed"
+    assert seen.names == ["thread.run.completed", "end"]
+
+
+def test_a_missing_done_after_a_finished_run_is_fine():
+    body = sse("thread.run.requires_action", dict(RUN, status="requires_action"))
+    assert assistant_stream.replay(body).until_done()["status"] == "requires_action"
+
+
+def test_a_body_that_ends_before_the_run_finishes_is_incomplete():
+    stream = assistant_stream.replay(sse("thread.run.in_progress", RUN))
+    with pytest.raises(assistant_stream.IncompleteStreamError):
+        stream.until_done()
+    assert stream.closed
+
+
+def test_an_empty_body_is_incomplete():
+    with pytest.raises(assistant_stream.IncompleteStreamError, match="before the run started"):
+        assistant_stream.replay(b"").until_done()
+
+
+def test_the_parts_of_a_cut_response_stay_readable():
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "status": "in_progress", "content": []}
+    citation = {"type": "url_citation", "start_index": 0, "end_index": 5, "url": "https://example.test", "title": "t"}
+    body = b"".join(
+        [
+            event("response.created", response=response()),
+            event("response.output_item.added", output_index=0, item={"id": "rs_1", "type": "reasoning", "summary": []}),
+            event(
+                "response.reasoning_summary_part.added",
+                item_id="rs_1",
+                output_index=0,
+                summary_index=0,
+                part={"type": "summary_text", "text": ""},
+            ),
+            event("response.reasoning_summary_text.delta", item_id="rs_1", output_index=0, summary_index=0, delta="Think"),
+            event("response.reasoning_summary_text.delta", item_id="rs_1", output_index=0, summary_index=0, delta="ing."),
+            event("response.output_item.added", output_index=1, item=message),
+            event(
+                "response.content_part.added",
+                item_id="msg_1",
+                output_index=1,
+                content_index=0,
+                part={"type": "output_text", "text": "", "annotations": []},
+            ),
+            event("response.output_text.delta", item_id="msg_1", output_index=1, content_index=0, delta="Hello"),
+            event(
+                "response.output_text.annotation.added",
+                item_id="msg_1",
+                output_index=1,
+                content_index=0,
+                annotation_index=0,
+                annotation=citation,
+            ),
+            event("response.output_text.delta", item_id="msg_1", output_index=1, content_index=0, delta=" world"),
+            event("response.content_part.added", item_id="msg_1", output_index=1, content_index=1, part={"type": "refusal", "refusal": ""}),
+            event("response.refusal.delta", item_id="msg_1", output_index=1, content_index=1, delta="I can"),
+            event("response.refusal.delta", item_id="msg_1", output_index=1, content_index=1, delta="not."),
+        ]
+    )
+    stream = assistant_stream.replay(body)
+    with pytest.raises(assistant_stream.IncompleteStreamError, match="in status 'in_progress'"):
+        stream.until_done()
+    output = stream.current_response["output"]
+    assert output[0]["summary"] == [{"type": "summary_text", "text": "Thinking."}]
+    assert output[1]["content"] == [
+        {"type": "output_text", "text": "Hello world", "annotations": [citation]},
+        {"type": "refusal", "refusal": "I cannot."},
+    ]
+    assert stream.text == "Hello world"

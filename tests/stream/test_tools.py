@@ -1,0 +1,351 @@
+"""Tool rounds, through the fake transport: the stream runs the tools a stop
+requires, sends their outputs and reads on, for runs and responses alike;
+no call is answered twice, a malformed call is refused before any tool runs."""
+
+import pytest
+
+import assistant_stream
+from conftest import RUN, FakeTransport, derived, event, response, sse
+
+# -- one round of each API: get_weather, asked for as call_1 -------------------------------
+
+
+def required_run(run_changes=None, **call_changes):
+    """run_1, requiring get_weather(city="Rome") as call_1."""
+    call = dict({"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'}}, **call_changes)
+    run = dict(RUN, status="requires_action", **(run_changes or {}))
+    run["required_action"] = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [call]}}
+    return run
+
+
+CALL = {
+    "id": "fc_1",
+    "type": "function_call",
+    "status": "completed",
+    "arguments": '{"city": "Oslo"}',
+    "call_id": "call_1",
+    "name": "get_weather",
+}
+
+
+def calling(response_id="resp_1", call=CALL):
+    """A whole stream of a response that calls get_weather(city="Oslo")."""
+    return b"".join(
+        [
+            event("response.created", response=response(id=response_id)),
+            event("response.output_item.added", output_index=0, item=dict(call, status="in_progress", arguments="")),
+            event("response.output_item.done", output_index=0, item=call),
+            event("response.completed", response=response("completed", [call], id=response_id)),
+        ]
+    )
+
+
+class Runs:
+    city = "Rome"
+    first = "/threads/thread_1/runs"
+    follow = "/threads/thread_1/runs/run_1/submit_tool_outputs"
+    answered = sse("thread.run.completed", dict(RUN, status="completed")) + sse("done", "[DONE]")
+    went_on = "before the run went on"
+
+    @staticmethod
+    def calling(**call_changes):
+        return sse("thread.run.requires_action", required_run(**call_changes)) + sse("done", "[DONE]")
+
+    @staticmethod
+    def start(fake, handlers, **options):
+        return fake.stream_run("thread_1", assistant_id="asst_1", handlers=handlers, **options)
+
+    @staticmethod
+    def outputs(body):
+        return [(output["tool_call_id"], output["output"]) for output in body["tool_outputs"]]
+
+
+class Responses:
+    city = "Oslo"
+    first = "/responses"
+    follow = "/responses"
+    answered = event("response.created", response=response(id="resp_2")) + event(
+        "response.completed", response=response("completed", id="resp_2")
+    )
+    went_on = "before the next response started"
+
+    @staticmethod
+    def calling(**call_changes):
+        changes = {"call_id" if key == "id" else key: value for key, value in call_changes.items()}
+        return calling(call=dict(CALL, **changes))
+
+    @staticmethod
+    def start(fake, handlers, **options):
+        return fake.stream_response(model="m", input="Oslo", handlers=handlers, **options)
+
+    @staticmethod
+    def outputs(body):
+        return [(item["call_id"], item["output"]) for item in body["input"]]
+
+
+APIS = {"run": Runs, "response": Responses}
+
+
+def weather():
+    """A table whose get_weather records its calls, and fails rather than loop for ever."""
+    handlers = assistant_stream.Handlers()
+    handlers.calls = []
+
+    @handlers.tool
+    def get_weather(city):
+        handlers.calls.append(city)
+        if len(handlers.calls) > 3:
+            raise RuntimeError("the tool ran %d times" % len(handlers.calls))
+        return "sunny in %s" % city
+
+    return handlers
+
+
+def rounds(api, *follow_ups, first=None):
+    """A fake whose first request streams ``first`` (the API's call), and whose
+    follow-ups stream ``follow_ups`` in turn."""
+    fake = FakeTransport().stream(api.first, first if first is not None else api.calling())
+    return fake.stream(api.follow, *follow_ups)
+
+
+# -- the same for both APIs ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(APIS))
+def test_tools_run_and_the_stream_goes_on(name):
+    api = APIS[name]
+    fake, handlers = rounds(api, api.answered), weather()
+    seen = []
+    handlers.on("*", seen.append)
+    stream = api.start(fake, handlers)
+    assert stream.until_done()["status"] == "completed"
+    assert handlers.calls == [api.city]
+    assert fake.paths == [api.first, api.follow]
+    assert api.outputs(fake.requests[1][2]) == [("call_1", "sunny in %s" % api.city)] and fake.requests[1][2]["stream"] is True
+    names = [e.name for e in seen]
+    assert names.count("tool_call.done") == 1 and names.count("end") == 1 and names[-1] == "end"
+    assert all(body.response is None for body in fake.opened)  # every body closed
+
+
+@pytest.mark.parametrize("name", sorted(APIS))
+def test_a_call_without_a_tool_ends_the_stream_where_it_stopped(name):
+    api = APIS[name]
+    fake, handlers = rounds(api), assistant_stream.Handlers()
+    handlers.tool(lambda flight: "booked", name="book_flight")
+    stream = api.start(fake, handlers)
+    final = stream.until_done()
+    assert stream.finished and fake.paths == [api.first]
+    assert final["status"] == ("requires_action" if api is Runs else "completed")
+
+
+ENDS_EARLY = [
+    ("run", b"", False),
+    ("run", b'event: thread.run.queued\ndata: {"id": "run_1", "thread', False),
+    ("run", b"event: done\ndata: [DONE]\n\n", False),
+    (
+        "run",
+        sse("thread.run.step.completed", {"id": "step_1", "object": "thread.run.step", "status": "completed"}) + sse("done", "[DONE]"),
+        False,
+    ),
+] + [  # a follow-up's response cannot be polled before its id is known: recover changes nothing
+    ("response", body, recover)
+    for body in (b"", b'event: response.created\ndata: {"type": "resp', b"data: [DONE]\n\n")
+    for recover in (False, True)
+]
+
+
+@pytest.mark.parametrize("name, body, recover", ENDS_EARLY, ids=["%s-%d" % (n, i) for i, (n, _, _) in enumerate(ENDS_EARLY)])
+def test_a_continuation_that_ends_before_it_goes_on_raises(name, body, recover):
+    # What was last received (the run in requires_action, the first response
+    # completed) must not count as the continuation's end, or the tools
+    # would run again and again.  Real continuations start with an old step.
+    api = APIS[name]
+    fake, handlers = rounds(api, body, body, body), weather()
+    stream = api.start(fake, handlers, recover=recover)
+    with pytest.raises(assistant_stream.IncompleteStreamError, match="after the tool outputs were sent, " + api.went_on):
+        stream.until_done()
+    assert handlers.calls == [api.city] and fake.paths == [api.first, api.follow]
+    assert stream.closed and stream.status == ("requires_action" if api is Runs else "completed")
+    if api is Responses:
+        assert stream.current_response["id"] == "resp_1"
+
+
+@pytest.mark.parametrize("name", sorted(APIS))
+def test_a_call_asked_for_again_is_a_protocol_error(name):
+    api = APIS[name]
+    fake, handlers = rounds(api, api.calling() if api is Runs else calling("resp_2")), weather()
+    with pytest.raises(assistant_stream.ProtocolError, match="call_1.*already submitted"):
+        api.start(fake, handlers).until_done()
+    assert handlers.calls == [api.city] and fake.paths == [api.first, api.follow]
+
+
+@pytest.mark.parametrize("registered", [True, False], ids=["with the tool", "without tools"])
+@pytest.mark.parametrize("name", sorted(APIS))
+def test_a_call_without_an_id_is_a_protocol_error_before_any_tool_runs(name, registered):
+    # One rule for both APIs: the calls a stop requires are checked first.
+    # (A response's call_id of null used to end the stream 'completed' when
+    # no tool was registered, while a run's id of null raised.)
+    api = APIS[name]
+    fake = rounds(api, api.answered, first=api.calling(id=None))
+    handlers = weather() if registered else assistant_stream.Handlers()
+    stream = api.start(fake, handlers)
+    with pytest.raises(assistant_stream.ProtocolError, match="malformed (required_action|function_call).*string id and name"):
+        stream.until_done()
+    assert getattr(handlers, "calls", []) == [] and fake.paths == [api.first]
+    assert stream.closed and not stream.finished
+
+
+@pytest.mark.parametrize("name", sorted(APIS))
+def test_a_replay_never_calls_tools(name):
+    api = APIS[name]
+    handlers = weather()
+    stream = assistant_stream.replay(api.calling(), handlers)
+    assert stream.until_done()["status"] == ("requires_action" if api is Runs else "completed")
+    assert handlers.calls == [] and stream.finished
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call_changes, run_changes, outcome",
+    [
+        ({"function": {"name": "get_weather", "arguments": {"city": "Rome"}}}, None, "submitted"),  # an object, as some servers send
+        ({"function": "get_weather"}, None, "malformed required_action"),
+        ({"function": {"name": {"not": "a name"}, "arguments": "{}"}}, None, "malformed required_action"),
+        ({}, {"thread_id": None}, "no valid thread_id"),
+        ({"id": None}, {}, "malformed required_action"),
+    ],
+)
+def test_tool_calls_the_server_got_wrong(call_changes, run_changes, outcome):
+    calling_ = sse("thread.run.requires_action", required_run(run_changes, **call_changes)) + sse("done", "[DONE]")
+    fake, handlers = rounds(Runs, Runs.answered, first=calling_), weather()
+    stream = Runs.start(fake, handlers)
+    if outcome == "submitted":
+        assert stream.until_done()["status"] == "completed"
+        assert handlers.calls == ["Rome"]
+        assert fake.requests[-1][2]["tool_outputs"] == [{"tool_call_id": call_changes.get("id", "call_1"), "output": "sunny in Rome"}]
+    else:
+        with pytest.raises(assistant_stream.ProtocolError, match=outcome):
+            stream.until_done()
+        assert handlers.calls == []  # found out before any tool ran
+        assert fake.paths == [Runs.first]
+
+
+def test_tool_outputs_submitted_by_hand_stream_the_rest():
+    fake = FakeTransport().stream(Runs.follow, Runs.answered)
+    stream = fake.submit_tool_outputs("thread_1", "run_1", [{"tool_call_id": "call_1", "output": "x"}])
+    assert stream.until_done()["status"] == "completed"
+    assert fake.requests == [("POST", Runs.follow, {"tool_outputs": [{"tool_call_id": "call_1", "output": "x"}], "stream": True})]
+
+
+# -- responses: the follow-up request ---------------------------------------------------------
+
+
+def follow_up(**options):
+    """The bodies of the first request and its follow-up."""
+    fake = rounds(Responses, Responses.answered)
+    final = Responses.start(fake, weather(), **options).until_done()
+    assert final["id"] == "resp_2"
+    return [body for method, path, body in fake.requests]
+
+
+def test_follow_ups_reset_tool_choice_and_keep_a_conversation():
+    # A forced tool_choice would force a call in every round, for ever; and the
+    # API takes a conversation or a previous_response_id, not both.
+    first, second = follow_up(tool_choice="required", conversation="conv_1", metadata={"k": "v"})
+    assert first == {
+        "model": "m",
+        "input": "Oslo",
+        "tool_choice": "required",
+        "conversation": "conv_1",
+        "metadata": {"k": "v"},
+        "stream": True,
+    }
+    assert second == {
+        "model": "m",
+        "conversation": "conv_1",
+        "metadata": {"k": "v"},
+        "input": [{"type": "function_call_output", "call_id": "call_1", "output": "sunny in Oslo"}],
+        "stream": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "choice, then",
+    [
+        ("auto", "auto"),
+        ("required", None),
+        ({"type": "function", "name": "get_weather"}, None),
+        (
+            {"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "get_weather"}]},
+            {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "get_weather"}]},
+        ),
+    ],
+    ids=["auto", "required", "a function", "allowed tools"],
+)
+def test_follow_ups_stop_forcing_a_call_but_keep_a_restriction(choice, then):
+    first, second = follow_up(tool_choice=choice)
+    assert first["tool_choice"] == choice and second.get("tool_choice") == then
+    assert second["previous_response_id"] == "resp_1"
+
+
+def test_a_conversation_of_none_is_no_conversation():
+    first, second = follow_up(conversation=None)
+    assert second["previous_response_id"] == "resp_1" and "conversation" not in second
+
+
+def test_a_follow_up_whose_events_come_before_its_response_created():
+    message = {"id": "msg_2", "type": "message", "role": "assistant", "content": []}
+    done = dict(message, status="completed", content=[{"type": "output_text", "text": "Sunny.", "annotations": []}])
+    early = b"".join(
+        [
+            event("response.output_item.added", output_index=0, item=message),
+            event("response.output_text.delta", item_id="msg_2", output_index=0, content_index=0, delta="Sunny."),
+            event("response.created", response=response(id="resp_2")),
+            event("response.completed", response=response("completed", [done], id="resp_2")),
+        ]
+    )
+    handlers = weather()
+    seen = []
+    handlers.on("*", lambda e: seen.append((e, e.snapshot)))  # each snapshot read at once
+    final = Responses.start(rounds(Responses, early), handlers).until_done()
+    events = [e for e, _ in seen]
+    assert final["id"] == "resp_2" and final["output"] == [done]
+    assert derived(events)[-3:] == [("text.created", "Sunny."), ("text.delta", "Sunny."), ("text.done", "Sunny.")]
+    assert [e.name for e in events].count("text.created") == 1
+    assert [snapshot for e, snapshot in seen if e.name == "tool_call.done"] == [CALL]  # round 1's call untouched
+
+
+def test_a_call_the_final_response_leaves_out_is_kept_whole_and_runs():
+    call = dict(CALL, status="in_progress", arguments="")
+    streamed = b"".join(
+        [
+            event("response.created", response=response()),
+            event("response.output_item.added", output_index=0, item=call),
+            event("response.function_call_arguments.delta", item_id="fc_1", output_index=0, delta='{"city": '),
+            event("response.function_call_arguments.delta", item_id="fc_1", output_index=0, delta='"Oslo"}'),
+            event("response.completed", response=response("completed", [])),
+        ]
+    )
+    fake, handlers = rounds(Responses, Responses.answered, first=streamed), weather()
+    Responses.start(fake, handlers).until_done()
+    assert handlers.calls == ["Oslo"] and fake.requests[1][2]["input"][0]["call_id"] == "call_1"
+    replayed = assistant_stream.replay(streamed)
+    done = [e for e in replayed if e.name == "tool_call.done"]
+    assert done[0].snapshot["arguments"] == '{"city": "Oslo"}' and type(replayed.final_response()["output"][0]["arguments"]) is str
+
+
+def test_arguments_sent_as_an_object_are_taken_as_they_are():
+    call = dict(CALL, status="in_progress", arguments="")
+    streamed = b"".join(
+        [
+            event("response.created", response=response()),
+            event("response.output_item.added", output_index=0, item=call),
+            event("response.function_call_arguments.done", item_id="fc_1", output_index=0, arguments={"city": "Oslo"}),
+            event("response.completed", response=response("completed", [])),
+        ]
+    )
+    fake, handlers = rounds(Responses, Responses.answered, first=streamed), weather()
+    Responses.start(fake, handlers).until_done()
+    assert handlers.calls == ["Oslo"] and fake.requests[1][2]["input"][0]["output"] == "sunny in Oslo"

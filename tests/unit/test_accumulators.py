@@ -1,0 +1,449 @@
+"""The accumulators, fed (name, data) pairs: what each API's events build,
+and the derived events they cause, each exactly once.  No stream, no wire
+lifecycle: ``feed`` parses the bodies into pairs and snapshots each emission
+as a callback would see it."""
+
+import pytest
+
+from assistant_stream import _ResponseAccumulator, _RunAccumulator
+from conftest import RUN, derived, event, feed, pairs, response, sse
+
+# -- the Assistants API: messages, steps, runs ------------------------------------
+
+
+def message(status="in_progress", content=()):
+    return {"id": "msg_1", "object": "thread.message", "role": "assistant", "status": status, "content": list(content)}
+
+
+def delta(*content, message_id="msg_1"):
+    return sse("thread.message.delta", {"id": message_id, "object": "thread.message.delta", "delta": {"content": list(content)}})
+
+
+def text(index, value, annotations=None):
+    part = {"index": index, "type": "text", "text": {"value": value}}
+    if annotations is not None:
+        part["text"]["annotations"] = annotations
+    return part
+
+
+def step_delta(*calls, step_id="step_1"):
+    return sse(
+        "thread.run.step.delta",
+        {"id": step_id, "object": "thread.run.step.delta", "delta": {"step_details": {"type": "tool_calls", "tool_calls": list(calls)}}},
+    )
+
+
+def test_each_text_part_is_created_and_done_once():
+    acc = _RunAccumulator()
+    emissions = feed(
+        acc,
+        sse("thread.message.created", message()),
+        delta(text(0, "Hello")),
+        delta(text(0, " world")),
+        delta({"index": 1, "type": "image_file", "image_file": {"file_id": "file-1"}}),
+        delta(text(2, "Bye")),
+        sse("thread.message.completed", message("completed", [
+            {"type": "text", "text": {"value": "Hello world", "annotations": []}},
+            {"type": "image_file", "image_file": {"file_id": "file-1"}},
+            {"type": "text", "text": {"value": "Bye", "annotations": []}},
+        ])),
+    )  # fmt: skip
+    assert derived(emissions) == [
+        ("text.created", "Hello"),
+        ("text.delta", "Hello"),
+        ("text.delta", " world"),
+        ("image_file.done", None),
+        ("text.created", "Bye"),
+        ("text.delta", "Bye"),
+        ("text.done", "Hello world"),
+        ("text.done", "Bye"),
+    ]
+    assert acc.text() == "Hello worldBye"
+    image = next(e for e in emissions if e[0] == "image_file.done")
+    assert image[3]["image_file"]["file_id"] == "file-1"
+
+
+def test_deltas_for_a_message_from_an_earlier_stream_are_accepted():
+    acc = _RunAccumulator()
+    feed(acc, delta(text(0, "continued"), message_id="msg_old"))
+    assert acc.messages() == [
+        {"id": "msg_old", "object": "thread.message", "content": [{"index": 0, "type": "text", "text": {"value": "continued"}}]}
+    ]
+    assert acc.text() == "continued"
+
+
+def test_tool_calls_are_created_delta_and_done_once_each():
+    created = {
+        "id": "step_1",
+        "object": "thread.run.step",
+        "type": "tool_calls",
+        "status": "in_progress",
+        "step_details": {"type": "tool_calls", "tool_calls": []},
+    }
+    calls = [
+        {"id": "call_a", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}', "output": "out"}},
+        {"id": "call_b", "type": "function", "function": {"name": "g", "arguments": "{}", "output": "out"}},
+    ]
+    acc = _RunAccumulator()
+    emissions = feed(
+        acc,
+        sse("thread.run.step.created", created),
+        step_delta({"index": 0, "id": "call_a", "type": "function", "function": {"name": "f", "arguments": ""}}),
+        step_delta({"index": 1, "id": "call_b", "type": "function", "function": {"name": "g", "arguments": "{}"}}),
+        step_delta({"index": 0, "type": "function", "function": {"arguments": '{"x": 1}'}}),
+        sse("thread.run.step.completed", dict(created, status="completed", step_details={"type": "tool_calls", "tool_calls": calls})),
+    )
+    names = [e[0] for e in emissions if e[0].startswith("tool_call.")]
+    assert names == [
+        "tool_call.created",
+        "tool_call.delta",
+        "tool_call.created",
+        "tool_call.delta",
+        "tool_call.delta",
+        "tool_call.done",
+        "tool_call.done",
+    ]
+    done = [e for e in emissions if e[0] == "tool_call.done"]
+    assert [e[1]["id"] for e in done] == ["call_a", "call_b"]
+    assert [e[3] for e in done] == calls
+    assert acc.steps()[0]["step_details"]["tool_calls"] == calls
+
+
+def test_parallel_calls_keep_their_own_name_and_arguments():
+    acc = _RunAccumulator()
+    emissions = feed(
+        acc,
+        step_delta({"index": 0, "id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": ""}}),
+        step_delta({"index": 1, "id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": ""}}),
+        step_delta({"index": 1, "type": "function", "function": {"arguments": '{"zone": "CET"}'}}),
+        step_delta({"index": 0, "type": "function", "function": {"arguments": '{"city": "Oslo"}'}}),
+    )
+    last = {}
+    for name, _data, _text, snapshot in emissions:
+        if name == "tool_call.delta":
+            last[snapshot["id"]] = snapshot["function"]
+    assert last == {
+        "call_a": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+        "call_b": {"name": "get_time", "arguments": '{"zone": "CET"}'},
+    }
+
+
+def test_function_calls_are_done_when_the_run_requires_action_and_not_again():
+    required = dict(RUN, status="requires_action", required_action={"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
+        {"id": "call_a", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+    ]}})  # fmt: skip
+    completed_step = {"id": "step_1", "status": "completed", "step_details": {"type": "tool_calls", "tool_calls": [
+        {"id": "call_a", "type": "function", "function": {"name": "f", "arguments": "{}", "output": "42"}},
+    ]}}  # fmt: skip
+    emissions = feed(
+        _RunAccumulator(),
+        step_delta({"index": 0, "id": "call_a", "type": "function", "function": {"name": "f", "arguments": "{}"}}),
+        sse("thread.run.requires_action", required),
+        sse("thread.run.step.completed", completed_step),
+    )
+    names = [e[0] for e in emissions]
+    assert names.count("tool_call.done") == 1
+    assert names.index("tool_call.done") == names.index("thread.run.requires_action") + 1
+
+
+def test_a_call_first_seen_at_requires_action_is_announced_once():
+    created = {"id": "step_1", "status": "in_progress", "step_details": {"type": "tool_calls", "tool_calls": []}}
+    call = {"id": "call_a", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    required = dict(
+        RUN, status="requires_action", required_action={"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [call]}}
+    )
+    completed = dict(
+        created,
+        status="completed",
+        step_details={"type": "tool_calls", "tool_calls": [dict(call, function=dict(call["function"], output="1"))]},
+    )
+    emissions = feed(
+        _RunAccumulator(),
+        sse("thread.run.step.created", created),
+        sse("thread.run.requires_action", required),
+        sse("thread.run.step.completed", completed),
+    )
+    calls = [e for e in emissions if e[0].startswith("tool_call.")]
+    assert [e[0] for e in calls] == ["tool_call.created", "tool_call.done"]
+    assert calls[0][3] == calls[1][3] == call  # the call as the run lists it: no step ever streamed it
+
+
+def test_a_step_delta_for_a_step_from_an_earlier_stream_is_accepted():
+    acc = _RunAccumulator()
+    feed(
+        acc, step_delta({"index": 0, "id": "call_z", "type": "code_interpreter", "code_interpreter": {"input": "1+1"}}, step_id="step_old")
+    )
+    assert acc.steps()[0]["id"] == "step_old"
+    assert acc.steps()[0]["step_details"]["tool_calls"][0]["code_interpreter"]["input"] == "1+1"
+
+
+def test_the_accumulator_waits_for_the_run_after_tool_outputs():
+    acc = _RunAccumulator()
+    feed(acc, sse("thread.run.requires_action", dict(RUN, status="requires_action")))
+    acc.waiting = True  # the stream sent the outputs
+    feed(acc, sse("thread.run.step.completed", {"id": "step_1", "status": "completed"}))
+    assert acc.waiting and acc.status == "requires_action"  # an old step is not the run going on
+    feed(acc, sse("thread.run.queued", dict(RUN, status="queued")))
+    assert not acc.waiting and acc.status == "queued"
+
+
+# -- the Responses API: output items, parts, calls -----------------------------------
+
+CALL = {
+    "id": "fc_1",
+    "type": "function_call",
+    "status": "completed",
+    "arguments": '{"city": "Oslo"}',
+    "call_id": "call_1",
+    "name": "get_weather",
+}
+
+
+def function_call_round(call_id="call_1", item_id="fc_1", arguments='{"city": "Paris"}', index=0, name="get_weather"):
+    item = {"id": item_id, "type": "function_call", "status": "in_progress", "arguments": "", "call_id": call_id, "name": name}
+    pieces = [arguments[i : i + 5] for i in range(0, len(arguments), 5)]
+    return [
+        event("response.output_item.added", output_index=index, item=item, sequence_number=1),
+        *[event("response.function_call_arguments.delta", item_id=item_id, output_index=index, delta=p, sequence_number=2) for p in pieces],
+        event("response.function_call_arguments.done", item_id=item_id, output_index=index, arguments=arguments, sequence_number=3),
+        event("response.output_item.done", output_index=index, item=dict(item, status="completed", arguments=arguments), sequence_number=4),
+    ]
+
+
+def test_a_function_call_is_created_delta_and_done_once():
+    call = dict(id="fc_1", type="function_call", status="completed", arguments='{"city": "Paris"}', call_id="call_1", name="get_weather")
+    acc = _ResponseAccumulator()
+    emissions = feed(
+        acc,
+        event("response.created", response=response()),
+        *function_call_round(),
+        event("response.completed", response=response("completed", [call])),
+    )
+    names = [e[0] for e in emissions if e[0].startswith("tool_call.")]
+    assert names == ["tool_call.created"] + ["tool_call.delta"] * 4 + ["tool_call.done"]
+    deltas = [e for e in emissions if e[0] == "tool_call.delta"]
+    assert [e[1]["delta"] for e in deltas] == ['{"cit', 'y": "', "Paris", '"}']
+    assert deltas[-1][3]["arguments"] == '{"city": "Paris"}'
+    assert acc.final()["output"] == [call] and acc.text() == ""
+
+
+@pytest.mark.parametrize(
+    "kind, field, item_type",
+    [
+        ("custom_tool_call_input", "input", "custom_tool_call"),
+        ("code_interpreter_call_code", "code", "code_interpreter_call"),
+        ("mcp_call_arguments", "arguments", "mcp_call"),
+    ],
+)
+def test_other_tool_calls_stream_their_text(kind, field, item_type):
+    item = {"id": "tc_1", "type": item_type, "status": "in_progress"}
+    emissions = feed(
+        _ResponseAccumulator(),
+        event("response.created", response=response()),
+        event("response.output_item.added", output_index=0, item=item),
+        event("response.%s.delta" % kind, item_id="tc_1", output_index=0, delta="print("),
+        event("response.%s.delta" % kind, item_id="tc_1", output_index=0, delta="1)"),
+        event("response.%s.done" % kind, item_id="tc_1", output_index=0, **{field: "print(1)"}),
+        event("response.output_item.done", output_index=0, item=dict(item, status="completed", **{field: "print(1)"})),
+        event("response.completed", response=response("completed", [dict(item, status="completed", **{field: "print(1)"})])),
+    )
+    assert [e[0] for e in emissions if e[0].startswith("tool_call.")] == [
+        "tool_call.created",
+        "tool_call.delta",
+        "tool_call.delta",
+        "tool_call.done",
+    ]
+    snapshots = [e[3][field] for e in emissions if e[0] == "tool_call.delta"]
+    assert snapshots[-1] == "print(1)"
+
+
+def test_deltas_that_come_before_their_item_are_kept_and_sent_once():
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "status": "in_progress", "content": []}
+    done = dict(message, status="completed", content=[{"type": "output_text", "text": "Hello", "annotations": []}])
+    call = dict(CALL, status="in_progress", arguments="")
+    acc = _ResponseAccumulator()
+    emissions = feed(
+        acc,
+        event("response.created", response=response()),
+        event("response.output_text.delta", item_id="msg_1", output_index=0, content_index=0, delta="Hel"),
+        event("response.function_call_arguments.delta", item_id="fc_1", output_index=1, delta='{"city": '),
+        event("response.output_item.added", output_index=0, item=message),
+        event("response.output_item.added", output_index=1, item=call),
+        event("response.output_text.delta", item_id="msg_1", output_index=0, content_index=0, delta="lo"),
+        event("response.function_call_arguments.delta", item_id="fc_1", output_index=1, delta='"Oslo"}'),
+        event("response.output_text.done", item_id="msg_1", output_index=0, content_index=0, text="Hello"),
+        event("response.output_item.done", output_index=0, item=done),
+        event("response.output_item.done", output_index=1, item=CALL),
+        event("response.completed", response=response("completed", [done, CALL])),
+    )
+    assert derived(emissions) == [
+        ("text.created", "Hel"),
+        ("text.delta", "Hel"),
+        ("tool_call.created", None),
+        ("tool_call.delta", None),
+        ("text.delta", "lo"),
+        ("tool_call.delta", None),
+        ("text.done", "Hello"),
+        ("tool_call.done", None),
+    ]
+    added = [e[3] for e in emissions if e[0] == "response.output_item.added"]
+    assert added[0]["content"][0]["text"] == "Hel" and added[1]["arguments"] == '{"city": '
+    assert acc.text() == "Hello" and acc.final()["output"] == [done, CALL]
+
+
+def test_items_without_ids_are_keyed_by_their_place_in_each_response():
+    part = {"type": "output_text", "text": "", "annotations": []}
+
+    def answer(response_id, text):
+        item = {"type": "message", "role": "assistant", "status": "in_progress", "content": []}
+        done = dict(item, status="completed", content=[dict(part, text=text)])
+        return [
+            event("response.created", response=response(id=response_id)),
+            event("response.output_item.added", output_index=0, item=item),
+            event("response.content_part.added", item_id="msg_x", output_index=0, content_index=0, part=part),
+            event("response.output_text.delta", item_id="msg_x", output_index=0, content_index=0, delta=text),
+            event("response.output_text.done", output_index=0, content_index=0, text=text),
+            event("response.output_item.done", output_index=0, item=done),
+            event("response.completed", response=response("completed", [done], id=response_id)),
+        ]
+
+    acc = _ResponseAccumulator()
+    emissions = feed(acc, *answer("resp_1", "Checking. "), *answer("resp_2", "Sunny."))
+    assert derived(emissions) == [("text.created", ""), ("text.delta", "Checking. "), ("text.done", "Checking. ")] + [
+        ("text.created", ""),
+        ("text.delta", "Sunny."),
+        ("text.done", "Sunny."),
+    ]
+    assert acc.text() == "Checking. Sunny."
+
+
+def test_a_final_response_without_the_streamed_output_keeps_and_closes_it():
+    call = dict(CALL, status="in_progress", arguments="")
+    acc = _ResponseAccumulator()
+    emissions = feed(
+        acc,
+        event("response.created", response=response()),
+        event("response.output_item.added", output_index=0, item={"id": "msg_1", "type": "message", "role": "assistant", "content": []}),
+        event("response.output_text.delta", item_id="msg_1", output_index=0, content_index=0, delta="Hi there"),
+        event("response.output_item.added", output_index=1, item=call),
+        event("response.function_call_arguments.delta", item_id="fc_1", output_index=1, delta="{}"),
+        event("response.completed", response=response("completed", [])),
+    )
+    final = acc.final()
+    assert derived(emissions)[-2:] == [("text.done", "Hi there"), ("tool_call.done", None)]
+    assert acc.text() == "Hi there" and [item["id"] for item in final["output"]] == ["msg_1", "fc_1"]
+    assert final["status"] == "completed" and final["output"][1]["arguments"] == "{}"
+
+
+def test_a_final_output_in_another_order_is_matched_by_id():
+    reasoning = {"id": "rs_1", "type": "reasoning", "summary": []}
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "content": []}
+    done = dict(message, status="completed", content=[{"type": "output_text", "text": "Hello", "annotations": []}])
+    acc = _ResponseAccumulator()
+    emissions = feed(
+        acc,
+        event("response.created", response=response()),
+        event("response.output_item.added", output_index=0, item=reasoning),
+        event("response.output_item.added", output_index=1, item=message),
+        event("response.output_text.delta", item_id="msg_1", output_index=1, content_index=0, delta="Hello"),
+        event("response.completed", response=response("completed", [done])),  # no reasoning item
+    )
+    assert derived(emissions) == [("text.created", "Hello"), ("text.delta", "Hello"), ("text.done", "Hello")]
+    assert acc.text() == "Hello" and acc.final()["output"] == [done, reasoning]  # kept, after the final response's own
+
+
+def test_the_accumulator_starts_a_new_response_after_tool_outputs():
+    acc = _ResponseAccumulator()
+    feed(acc, event("response.completed", response=response("completed", [CALL])))
+    acc.waiting = True  # the stream sent the outputs
+    feed(acc, event("response.output_text.delta", item_id="m", output_index=0, content_index=0, delta="Sunny."))
+    assert not acc.waiting and len(acc.responses) == 2
+    assert acc.responses[0]["output"] == [CALL] and acc.final()["output"][0]["content"][0]["text"] == "Sunny."
+
+
+# -- shared: the same rules for both APIs -----------------------------------------------
+
+
+WHOLE = {
+    "run": (_RunAccumulator, [sse("thread.message.completed", message("completed", [{"type": "text", "text": {"value": "All at once", "annotations": []}}]))]),
+    "response": (
+        _ResponseAccumulator,
+        [
+            event("response.output_item.done", output_index=0, item={
+                "id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
+                "content": [{"type": "output_text", "text": "All at once", "annotations": []}],
+            }),
+        ],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("api", sorted(WHOLE))
+def test_a_message_that_arrives_whole_still_yields_its_text_events(api):
+    accumulator, bodies = WHOLE[api]
+    acc = accumulator()
+    emissions = feed(acc, *bodies)
+    assert derived(emissions) == [("text.created", "All at once"), ("text.delta", "All at once"), ("text.done", "All at once")]
+    assert acc.text() == "All at once"
+    done = next(e for e in emissions if e[0] == "text.done")
+    assert _text_value(done[3]) == "All at once" and done[3]["annotations"] == []  # the whole part
+
+
+GROWN = {
+    "run": (
+        _RunAccumulator,
+        [delta(text(0, "Hello")), sse("thread.message.completed", message("completed", [{"type": "text", "text": {"value": "Hello world!", "annotations": []}}]))],
+    ),
+    "response": (
+        _ResponseAccumulator,
+        [
+            event("response.output_text.delta", item_id="msg_1", output_index=0, content_index=0, delta="Hello"),
+            event("response.output_item.done", output_index=0, item={
+                "id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
+                "content": [{"type": "output_text", "text": "Hello world!", "annotations": []}],
+            }),
+        ],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("api", sorted(GROWN))
+def test_text_the_finished_message_adds_arrives_as_a_delta(api):
+    accumulator, bodies = GROWN[api]
+    acc = accumulator()
+    emissions = feed(acc, *bodies)
+    assert derived(emissions) == [
+        ("text.created", "Hello"),
+        ("text.delta", "Hello"),
+        ("text.delta", " world!"),
+        ("text.done", "Hello world!"),
+    ]
+    assert acc.text() == "Hello world!"
+
+
+ENDINGS = [
+    ("run", status, sse("thread.run.completed", dict(RUN, status=status)))  # the event name says completed; the payload decides
+    for status in ("failed", "cancelled", "expired", "incomplete")
+] + [
+    ("response", "failed", event("response.failed", response=response("failed", error={"code": "server_error", "message": "boom"}))),
+    (
+        "response",
+        "incomplete",
+        event("response.incomplete", response=response("incomplete", incomplete_details={"reason": "max_output_tokens"})),
+    ),
+]
+
+
+@pytest.mark.parametrize("api, status, body", ENDINGS, ids=["%s-%s" % (api, status) for api, status, _ in ENDINGS])
+def test_what_ends_otherwise_keeps_its_status_and_details(api, status, body):
+    acc = _RunAccumulator() if api == "run" else _ResponseAccumulator()
+    feed(acc, body)
+    assert acc.status == status and acc.final()["status"] == status
+    if api == "response":
+        detail = "error" if status == "failed" else "incomplete_details"
+        assert acc.final()[detail] == pairs(body)[0][1]["response"][detail]
+
+
+def _text_value(source):
+    """A text event's snapshot: an Assistants {value, annotations}, or a Responses part."""
+    return source["value"] if "value" in source else source["text"]
