@@ -1723,6 +1723,7 @@ class _ResponseDialect(_Dialect):
         self.request = request or {}
 
     def _id(self) -> str:
+        """The response's id, checked for a URL path."""
         try:
             return _check_id((self.acc.response or {})["id"], "response id")
         except _MALFORMED as exc:
@@ -1738,13 +1739,20 @@ class _ResponseDialect(_Dialect):
         except _MALFORMED as exc:
             raise ProtocolError("malformed function_call: %r" % (exc,)) from None
 
+    def _chained_id(self) -> str:
+        """The id a follow-up continues, in its body (any string: gateways make ids of base64)."""
+        found = (self.acc.response or {}).get("id")
+        if type(found) is not str or not found:
+            raise ProtocolError("the response has no id to continue: %r" % (found,))
+        return found
+
     def follow_up_path(self) -> str:
-        self._id()  # the follow-up continues it
+        self._chained_id()
         return "/responses"
 
     def follow_up_body(self, calls: List[_Call], outputs: List[str]) -> JSON:
         items = [{"type": "function_call_output", "call_id": call.id, "output": output} for call, output in zip(calls, outputs)]
-        return _follow_up(self.request, self._id(), items)
+        return _follow_up(self.request, self._chained_id(), items)
 
     def pollable(self) -> bool:
         return not self.acc.waiting and bool((self.acc.response or {}).get("id"))
@@ -1949,9 +1957,10 @@ class Handlers:
 # Stream
 # ---------------------------------------------------------------------------
 
-# A stream's phase: reading a body; its body said its last word (acted on at
-# the next step); ended normally; closed before that.
-_READING, _STOPPED, _FINISHED, _CLOSED = "reading", "stopped", "finished", "closed"
+# A stream's phase, which only the reader changes: reading a body; the body
+# said its last word (acted on at the next step); ended normally.  Closing is
+# separate: close() may come from another greenlet or thread at any moment.
+_READING, _STOPPED, _FINISHED = "reading", "stopped", "finished"
 
 
 class Stream:
@@ -2001,6 +2010,7 @@ class Stream:
         self._use(dialect or _RunDialect())
         self._names = self._dialect.events if self._settled else _API_EVENTS
         self._phase = _READING
+        self._closed = False
         self._received = 0
         self._interrupted = False  # an exception left the stream
         self._recovered = False
@@ -2078,12 +2088,9 @@ class Stream:
         left the stream, so that you can break out and submit its tool
         outputs yourself.
         """
-        if self._phase == _FINISHED or self._phase == _CLOSED:
+        if self._closed:
             return
-        self._phase = _CLOSED
-        self._shut()
-
-    def _shut(self) -> None:
+        self._closed = True
         if self._cancel_on_interrupt and self._phase != _FINISHED:
             self._cancel()
         self._body.close()
@@ -2112,18 +2119,17 @@ class Stream:
         body (finish, recover, or run the tools and go on).  Each step's
         events are dispatched before the next step starts.  False once the
         stream has ended."""
-        phase = self._phase
-        if phase != _READING and phase != _STOPPED:
+        if self._closed:
             return False
         try:
-            if phase == _STOPPED:
+            if self._phase == _STOPPED:
                 self._phase = _READING
                 self._end_of_body(None, True)
                 return True
             try:
                 name, data = next(self._events)
             except Exception as exc:
-                if self._phase == _CLOSED:  # close() from another greenlet or thread ended the read
+                if self._closed:  # close() from another greenlet or thread ended the read
                     return False
                 if not isinstance(exc, (StopIteration, IncompleteStreamError, APITimeoutError)):
                     raise
@@ -2141,25 +2147,25 @@ class Stream:
             _log.debug("event %s", name)
         route = self._routes.get(name)
         if route is None:
-            self._unrouted(name, data)
-            return
+            route = self._unrouted(name, data)
+            if route is None:
+                return
         try:
             emissions = route(name, data)
         except _MALFORMED as exc:
             raise ProtocolError("malformed %r event: %r" % (name, exc)) from exc
         self._emit(emissions)
 
-    def _unrouted(self, name: str, data: Any) -> None:
-        """An event no accumulator takes: ``done``, ``error``, a replay's first
-        event of an API, a name this module derives, or an unknown event."""
+    def _unrouted(self, name: str, data: Any) -> Optional[Route]:
+        """An event no route takes: ``done``, ``error``, a name this module
+        derives, or an unknown event, dispatched here; or a replay's first
+        event of an API, whose route (from now on, its dialect's) it returns."""
         if not self._settled:
             dialect = _dialect_for(name, data)
-            if dialect is not None:  # from now on, this API's
+            if dialect is not None:
                 self._settled = True
                 self._use(dialect())
-                self._received -= 1  # dispatched again, counted once
-                self._dispatch(name, data)
-                return
+                return self._routes.get(name)
         if name == "done":
             self._said_last_word()
             self._emit([("done", data, None, None)])
@@ -2170,6 +2176,7 @@ class Stream:
             raise ProtocolError("the server sent an event named %r, a name for events this library derives" % name)
         else:
             self._emit([(name, data, None, None)])
+        return None
 
     def _last(self, name: str, data: JSON) -> List[Emission]:
         """The route of an event after which its body carries nothing more."""
@@ -2182,7 +2189,7 @@ class Stream:
         the next step; a replay reads on (a recording of tool rounds holds
         every body), and acts at its end."""
         self._last_word = self._received
-        if self._transport is not None and self._phase == _READING:
+        if self._transport is not None:
             self._phase = _STOPPED
 
     def _emit(self, emissions: List[Emission]) -> None:
@@ -2222,17 +2229,18 @@ class Stream:
         """A body ended (at its last word, at EOF, or cut off by ``cut``):
         finish, recover, or go on with the tools' outputs."""
         self._body.close()
+        if self._closed:  # from elsewhere, meanwhile: nothing more
+            return
         if not self._dialect.ended(said_done):
             cut = self._incomplete(cut)
             if not (self._recover_seconds and self._transport is not None and self._dialect.pollable()):
                 raise cut
             self._recover(cut)  # dispatches what the body would have carried
-            if self._phase == _READING:
-                self._phase = _STOPPED  # then finish, or run the tools, at the next step
+            self._phase = _STOPPED  # then finish, or run the tools, at the next step
             return
         if cut is not None:
             _log.debug("stream cut after the %s stopped: %s", self._dialect.kind, cut)
-        if not self._tool_round():
+        if not self._tool_round() and not self._closed:
             self._finish()
 
     def _incomplete(self, cut: Optional[AssistantStreamError]) -> AssistantStreamError:
@@ -2248,7 +2256,7 @@ class Stream:
 
     def _finish(self) -> None:
         self._phase = _FINISHED
-        self._shut()
+        self.close()
         final = self._acc.final()
         self._emit([("end", final, None, final)])
 
@@ -2276,6 +2284,8 @@ class Stream:
         dialect.answer(calls)
         path = dialect.follow_up_path()  # its ids checked before any tool runs
         outputs = [self._handlers._output(call) for call in calls]
+        if self._closed:  # closed while the tools ran: nothing is sent
+            return False
         self._read(self._transport._open_stream(path, dialect.follow_up_body(calls, outputs)))
         self._acc.waiting = True
         return True
@@ -2343,7 +2353,7 @@ class Stream:
     @property
     def closed(self) -> bool:
         """True once the connection is closed (finished, failed or closed early)."""
-        return self._phase == _FINISHED or self._phase == _CLOSED
+        return self._closed
 
     @property
     def recovered(self) -> bool:

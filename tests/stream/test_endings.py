@@ -98,3 +98,25 @@ def test_the_parts_of_a_cut_response_stay_readable():
         {"type": "refusal", "refusal": "I cannot."},
     ]
     assert stream.text == "Hello world"
+
+
+@pytest.mark.parametrize("moment", ["_said_last_word", "_end_of_body"])
+def test_a_close_from_elsewhere_at_the_last_word_ends_the_stream(monkeypatch, moment):
+    # close() may come from another thread between any two of the reader's
+    # steps; the reader must never undo it (and run the tools, and read on).
+    from test_tools import Runs, rounds, weather
+
+    fake, handlers = rounds(Runs, Runs.answered), weather()
+    stream = Runs.start(fake, handlers)
+    original = getattr(assistant_stream.Stream, moment)
+
+    def then_closed(self, *args):
+        if moment == "_end_of_body":
+            self.close()
+        original(self, *args)
+        self.close()
+
+    monkeypatch.setattr(assistant_stream.Stream, moment, then_closed)
+    stream.until_done()
+    assert stream.closed and not stream.finished
+    assert handlers.calls == [] and fake.paths == [Runs.first]

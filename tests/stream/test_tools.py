@@ -349,3 +349,19 @@ def test_arguments_sent_as_an_object_are_taken_as_they_are():
     fake, handlers = rounds(Responses, Responses.answered, first=streamed), weather()
     Responses.start(fake, handlers).until_done()
     assert handlers.calls == ["Oslo"] and fake.requests[1][2]["input"][0]["output"] == "sunny in Oslo"
+
+
+@pytest.mark.parametrize("name", sorted(APIS))
+def test_a_stream_closed_while_its_tools_run_sends_nothing(name):
+    api = APIS[name]
+    fake, handlers = rounds(api, api.answered), assistant_stream.Handlers()
+    streams = []
+
+    @handlers.tool
+    def get_weather(city):
+        streams[0].close()  # as another greenlet or thread would, while the tool runs
+        return "sunny"
+
+    streams.append(api.start(fake, handlers))
+    assert streams[0].until_done()["status"] == ("requires_action" if api is Runs else "completed")
+    assert fake.paths == [api.first] and streams[0].closed and not streams[0].finished

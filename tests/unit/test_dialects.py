@@ -116,20 +116,28 @@ def test_a_required_call_without_a_string_id_and_name_is_a_protocol_error(make):
         make().required_calls()
 
 
-@pytest.mark.parametrize(
-    "make, message",
-    [
-        (lambda: run_at(dict(REQUIRES, thread_id="../x")), "no valid thread_id and id"),
-        (lambda: response_at("completed", [FUNCTION]), None),
-    ],
-)
-def test_the_follow_up_checks_its_ids(make, message):
-    dialect = make()
-    if message is None:
-        dialect.acc.response["id"] = "resp 1"
-        message = "no valid id"
-    with pytest.raises(assistant_stream.ProtocolError, match=message):
+def test_a_run_follow_up_checks_the_ids_that_go_into_its_path():
+    with pytest.raises(assistant_stream.ProtocolError, match="no valid thread_id and id"):
+        run_at(dict(REQUIRES, thread_id="../x")).follow_up_path()
+
+
+@pytest.mark.parametrize("ident", [None, 7, ""])
+def test_a_response_follow_up_needs_an_id_to_continue(ident):
+    dialect = response_at("completed", [FUNCTION])
+    dialect.acc.response["id"] = ident
+    with pytest.raises(assistant_stream.ProtocolError, match="no id to continue"):
         dialect.follow_up_path()
+
+
+def test_a_response_id_goes_into_a_follow_up_body_as_it_is_and_into_a_path_only_if_safe():
+    gateway = "resp_bGl0ZWxsbTpjdXN0b21fbGxtX3Byb3ZpZGVyOm9wZW5haQ+/=="  # base64, as LiteLLM's proxy makes them
+    dialect = response_at("completed", [FUNCTION])
+    dialect.acc.response["id"] = gateway
+    assert dialect.follow_up_path() == "/responses"
+    assert dialect.follow_up_body(dialect.required_calls(), ["x"])["previous_response_id"] == gateway
+    dialect.acc.response["status"] = "in_progress"
+    with pytest.raises(assistant_stream.ProtocolError, match="no valid id"):
+        dialect.cancel_path(interrupted=True)
 
 
 def test_no_call_is_answered_twice():
