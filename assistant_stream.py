@@ -1547,7 +1547,7 @@ class _Dialect:
 
     kind = ""  # what the stream is about: "run", "response"
     accumulator: Type[_Accumulator] = _Accumulator
-    events: FrozenSet[str] = frozenset()  # the names its stream carries: registrable, and carrying JSON
+    events: FrozenSet[str] = frozenset()  # the names of its API's events, which callbacks may register
     ends: Tuple[str, ...] = ()  # events after which a body carries nothing more (as after "done")
     went_on = ""  # the words for what follows sent tool outputs: "run went on"
     last_word = ""  # and for the end of a body: "'done'"
@@ -1555,6 +1555,12 @@ class _Dialect:
     def __init__(self) -> None:
         self.acc = self.accumulator()
         self.answered: Set[str] = set()
+
+    @property
+    def required(self) -> FrozenSet[str]:
+        """The names, as the wire gives them, whose events must carry a JSON
+        object (and a data line): its API's events."""
+        return self.events
 
     @classmethod
     def claims(cls, name: str, data: Any) -> bool:
@@ -2008,7 +2014,7 @@ class Stream:
         # is unrouted, and the stream speaks of a run.
         self._settled = dialect is not None
         self._use(dialect or _RunDialect())
-        self._names = self._dialect.events if self._settled else _API_EVENTS
+        self._names = self._dialect.required if self._settled else _API_EVENTS
         self._phase = _READING
         self._closed = False
         self._received = 0

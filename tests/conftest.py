@@ -57,6 +57,15 @@ def response(status: str = "in_progress", output: Iterable[Any] = (), **fields: 
 
 
 RUN = {"id": "run_1", "object": "thread.run", "thread_id": "thread_1", "status": "in_progress"}
+# A Responses API function call: get_weather(city="Oslo"), as call_1.
+FUNCTION_CALL = {
+    "id": "fc_1",
+    "type": "function_call",
+    "status": "completed",
+    "arguments": '{"city": "Oslo"}',
+    "call_id": "call_1",
+    "name": "get_weather",
+}
 FINISHED = sse("thread.run.completed", dict(RUN, status="completed")) + sse("done", "[DONE]")
 
 

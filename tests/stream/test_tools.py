@@ -5,7 +5,7 @@ no call is answered twice, a malformed call is refused before any tool runs."""
 import pytest
 
 import assistant_stream
-from conftest import RUN, FakeTransport, derived, event, response, sse
+from conftest import FUNCTION_CALL, RUN, FakeTransport, derived, event, response, sse
 
 # -- one round of each API: get_weather, asked for as call_1 -------------------------------
 
@@ -18,14 +18,7 @@ def required_run(run_changes=None, **call_changes):
     return run
 
 
-CALL = {
-    "id": "fc_1",
-    "type": "function_call",
-    "status": "completed",
-    "arguments": '{"city": "Oslo"}',
-    "call_id": "call_1",
-    "name": "get_weather",
-}
+CALL = FUNCTION_CALL
 
 
 def calling(response_id="resp_1", call=CALL):

@@ -6,7 +6,7 @@ as a callback would see it."""
 import pytest
 
 from assistant_stream import _ResponseAccumulator, _RunAccumulator
-from conftest import RUN, derived, event, feed, pairs, response, sse
+from conftest import FUNCTION_CALL, RUN, derived, event, feed, pairs, response, sse
 
 # -- the Assistants API: messages, steps, runs ------------------------------------
 
@@ -189,14 +189,7 @@ def test_the_accumulator_waits_for_the_run_after_tool_outputs():
 
 # -- the Responses API: output items, parts, calls -----------------------------------
 
-CALL = {
-    "id": "fc_1",
-    "type": "function_call",
-    "status": "completed",
-    "arguments": '{"city": "Oslo"}',
-    "call_id": "call_1",
-    "name": "get_weather",
-}
+CALL = FUNCTION_CALL
 
 
 def function_call_round(call_id="call_1", item_id="fc_1", arguments='{"city": "Paris"}', index=0, name="get_weather"):
@@ -364,18 +357,20 @@ def test_the_accumulator_starts_a_new_response_after_tool_outputs():
 # -- shared: the same rules for both APIs -----------------------------------------------
 
 
+def run_message_done(text):
+    return sse("thread.message.completed", message("completed", [{"type": "text", "text": {"value": text, "annotations": []}}]))
+
+
+def output_message_done(text):
+    item = {"id": "msg_1", "type": "message", "role": "assistant", "status": "completed"}
+    item["content"] = [{"type": "output_text", "text": text, "annotations": []}]
+    return event("response.output_item.done", output_index=0, item=item)
+
+
 WHOLE = {
-    "run": (_RunAccumulator, [sse("thread.message.completed", message("completed", [{"type": "text", "text": {"value": "All at once", "annotations": []}}]))]),
-    "response": (
-        _ResponseAccumulator,
-        [
-            event("response.output_item.done", output_index=0, item={
-                "id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
-                "content": [{"type": "output_text", "text": "All at once", "annotations": []}],
-            }),
-        ],
-    ),
-}  # fmt: skip
+    "run": (_RunAccumulator, [run_message_done("All at once")]),
+    "response": (_ResponseAccumulator, [output_message_done("All at once")]),
+}
 
 
 @pytest.mark.parametrize("api", sorted(WHOLE))
@@ -390,21 +385,15 @@ def test_a_message_that_arrives_whole_still_yields_its_text_events(api):
 
 
 GROWN = {
-    "run": (
-        _RunAccumulator,
-        [delta(text(0, "Hello")), sse("thread.message.completed", message("completed", [{"type": "text", "text": {"value": "Hello world!", "annotations": []}}]))],
-    ),
+    "run": (_RunAccumulator, [delta(text(0, "Hello")), run_message_done("Hello world!")]),
     "response": (
         _ResponseAccumulator,
         [
             event("response.output_text.delta", item_id="msg_1", output_index=0, content_index=0, delta="Hello"),
-            event("response.output_item.done", output_index=0, item={
-                "id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
-                "content": [{"type": "output_text", "text": "Hello world!", "annotations": []}],
-            }),
+            output_message_done("Hello world!"),
         ],
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("api", sorted(GROWN))
