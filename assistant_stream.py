@@ -57,8 +57,10 @@ import os
 import random
 import re
 import socket
+import ssl
 import sys
 import time
+import zlib
 from typing import (
     IO,
     Any,
@@ -264,7 +266,8 @@ _RETRY_STATUSES = frozenset((408, 409, 429))  # and every 5xx
 _RETRY_AFTER_LIMIT = 60.0  # longer Retry-After values are not honoured
 
 _BOM = b"\xef\xbb\xbf"
-_READ_SIZE = 65536
+_READ_SIZE = 65536  # the most read (or decompressed) at a time
+_MAX_CHUNK_LINE = 1024  # a chunk size, and its extensions
 _ERROR_BODY_LIMIT = 65536
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,256}\Z")
 _SECRET_HEADER = re.compile(r"auth|key|token|secret", re.IGNORECASE)  # default_headers kept out of messages
@@ -601,38 +604,36 @@ class _Body:
 
 
 def _response_chunks(response: requests.Response) -> Iterator[bytes]:
-    """The body of a streaming response, each piece as soon as it arrives.
+    """The body of a streaming response, in pieces of at most 64 KiB, each as
+    soon as it arrives, decompressed here in bounded steps: whatever the
+    server's chunks or compression, memory stays bounded.
 
-    Chunked bodies (what the APIs send) go through ``iter_content(None)``,
-    one HTTP chunk at a time.  Others go through urllib3's ``read1``, which
-    returns what has arrived (``iter_content(n)`` would wait for n bytes);
-    urllib3 before 2.2 has none, so a sized body is read whole and an unsized
-    one through http.client's ``read1`` (a byte at a time if compressed).
+    A chunked body (what the APIs send) is read by ``_dechunked`` from the
+    connection's buffered reader, with strict chunk sizes; any other through
+    urllib3's ``read1``, which returns what has arrived (``iter_content(n)``
+    would wait for n bytes); urllib3 before 2.2 has none, so a sized body is
+    read in 64 KiB pieces and an unsized one through http.client's ``read1``.
     Read errors become APITimeoutError (a silence longer than the read
     timeout) or IncompleteStreamError (the connection dropped).
     """
     raw = response.raw
+    reader = getattr(getattr(raw, "_fp", None), "fp", None)  # http.client's buffered socket reader
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
     try:
-        if getattr(raw, "chunked", False):
-            yield from response.iter_content(None)
+        pieces: Iterator[bytes]
+        if getattr(raw, "chunked", False) and hasattr(reader, "read1"):
+            pieces = _dechunked(reader, raw)
         elif hasattr(raw, "read1"):
-            chunk = raw.read1(_READ_SIZE, decode_content=True)
-            while chunk:
-                yield chunk
-                chunk = raw.read1(_READ_SIZE, decode_content=True)
-        elif response.headers.get("Content-Length"):
-            yield from response.iter_content(None)
-        elif not response.headers.get("Content-Encoding") and hasattr(getattr(raw, "_fp", None), "read1"):
-            read1 = raw._fp.read1  # type: ignore[union-attr]
-            chunk = read1(_READ_SIZE)
-            while chunk:
-                yield chunk
-                chunk = read1(_READ_SIZE)
+            pieces = iter(lambda: raw.read1(_READ_SIZE, decode_content=False), b"")
+        elif response.headers.get("Content-Length") or not hasattr(getattr(raw, "_fp", None), "read1"):
+            pieces = iter(lambda: raw.read(_READ_SIZE, decode_content=False), b"")
         else:
-            yield from response.iter_content(1)
+            read1 = raw._fp.read1  # type: ignore[union-attr]
+            pieces = iter(lambda: read1(_READ_SIZE), b"")
+        yield from _inflated(pieces, encoding)
     except (urllib3.exceptions.ReadTimeoutError, socket.timeout) as exc:
         raise APITimeoutError("no data from the server within the read timeout") from exc
-    except (urllib3.exceptions.DecodeError, requests.exceptions.ContentDecodingError) as exc:
+    except (urllib3.exceptions.DecodeError, requests.exceptions.ContentDecodingError, zlib.error) as exc:
         raise ProtocolError("the body could not be decoded: %s" % exc) from exc
     except requests.exceptions.ConnectionError as exc:
         if isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ReadTimeoutError):
@@ -644,8 +645,82 @@ def _response_chunks(response: requests.Response) -> Iterator[bytes]:
         requests.exceptions.ChunkedEncodingError,
         http.client.HTTPException,
         OSError,
+        ValueError,  # what http.client makes of some broken framing
     ) as exc:
         raise IncompleteStreamError("the connection was lost: %s" % exc) from exc
+
+
+def _dechunked(reader: Any, raw: Any) -> Iterator[bytes]:
+    """The data of a chunked body (RFC 9112 7.1), as it arrives and at most
+    64 KiB at a time, however large a chunk claims to be.  A chunk size that
+    is not 1 to 16 hex digits is a ProtocolError; a body that ends before its
+    last chunk, an IncompleteStreamError.  Read to its end, the body gives
+    its connection back to urllib3's pool (``raw``)."""
+    while True:
+        line = reader.readline(_MAX_CHUNK_LINE + 1)
+        if not line.endswith(b"\n"):
+            if len(line) > _MAX_CHUNK_LINE:
+                raise ProtocolError("a chunk size line is longer than %d bytes" % _MAX_CHUNK_LINE)
+            raise IncompleteStreamError("the connection was lost before the body's last chunk")
+        text = line.split(b";", 1)[0].strip()
+        if not text or len(text) > 16 or text.strip(b"0123456789abcdefABCDEF"):
+            raise ProtocolError("invalid chunk size %s" % _preview(line))
+        size = int(text, 16)
+        if not size:
+            break
+        while size:
+            piece = reader.read1(min(size, _READ_SIZE))
+            if not piece:
+                raise IncompleteStreamError("the connection was lost in the middle of a chunk")
+            size -= len(piece)
+            yield piece
+        if reader.read(2) != b"\r\n":
+            raise ProtocolError("a chunk does not end with CRLF")
+    for _ in range(_MAX_EVENT_LINES):  # trailer fields, then the blank line that ends the body
+        if reader.readline(_MAX_CHUNK_LINE + 1) in (b"\r\n", b"\n", b""):
+            getattr(raw, "_original_response", reader).close()  # as urllib3 does at the end of a chunked body
+            raw.release_conn()
+            return
+    raise ProtocolError("a chunked body's trailer is too long")
+
+
+def _inflated(pieces: Iterator[bytes], encoding: str) -> Iterator[bytes]:
+    """Compressed pieces decompressed, at most 64 KiB out at a time: a small
+    piece that inflates to gigabytes costs 64 KiB of memory at a time (the
+    event size limit applies to what comes out).  gzip (any number of
+    members) and deflate (zlib-wrapped or raw); requests are sent with
+    ``Accept-Encoding: gzip, deflate``, so nothing else should come."""
+    if encoding in ("", "identity"):
+        yield from pieces
+        return
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise ProtocolError("the body is encoded as %r; only gzip and deflate were asked for" % encoding)
+    wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
+    inflater = zlib.decompressobj(wbits)
+    members = 0  # whole gzip members so far
+    produced = False
+    for piece in pieces:
+        while piece:
+            if inflater.eof:  # what follows a whole member is another member
+                members += 1
+                inflater = zlib.decompressobj(wbits)
+            try:
+                out = inflater.decompress(piece, _READ_SIZE)
+            except zlib.error:
+                if members:  # garbage after a whole member: ignored, as gzip does
+                    return
+                if encoding != "deflate" or produced or wbits < 0:
+                    raise
+                wbits = -zlib.MAX_WBITS  # deflate without its zlib wrapper, as some servers send it
+                inflater = zlib.decompressobj(wbits)
+                continue
+            piece = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
+            if out:
+                produced = True
+                yield out
+    rest = inflater.flush()
+    if rest:
+        yield rest
 
 
 def _close_response(response: requests.Response) -> None:
@@ -2614,7 +2689,7 @@ class Client:
         stream (else ProtocolError, saying what came back)."""
         response = self._send("POST", path, body, None, stream=True)
         content_type = response.headers.get("Content-Type", "")
-        if not content_type.startswith("text/event-stream"):
+        if content_type.split(";", 1)[0].strip().lower() != "text/event-stream":  # media types ignore case
             head = _read_and_discard(response)
             raise self._redacted(
                 ProtocolError(
@@ -2659,6 +2734,7 @@ class Client:
             "OpenAI-Beta": "assistants=v2",
             "User-Agent": "assistant-stream/%s python-requests/%s" % (__version__, requests.__version__),
             "Accept": "text/event-stream" if stream else "application/json",
+            "Accept-Encoding": "gzip, deflate",  # what _inflated decompresses, in bounded steps
         }
         key = self._api_key() if callable(self._api_key) else self._api_key
         if key:
@@ -2712,6 +2788,8 @@ class Client:
                 raise self._redacted(APITimeoutError("%s %s timed out: %s" % (method, url, exc))) from None
             except requests.exceptions.ConnectionError as exc:
                 error = APIConnectionError("%s %s failed: %s" % (method, url, exc))
+                if not _never_sent(exc):  # the server may have it: sending it again could run it twice
+                    raise self._redacted(error) from None
             except (requests.exceptions.RequestException, ValueError) as exc:  # a header requests refuses, say
                 raise self._redacted(APIConnectionError("%s %s failed: %s" % (method, url, exc))) from None
             else:
@@ -2779,6 +2857,37 @@ class Client:
         """The error, with no credential left in its message."""
         error.args = tuple(self._redact(arg) if isinstance(arg, str) else arg for arg in error.args)
         return error
+
+
+# TLS failures that can only happen in the handshake, before a byte of the request is sent.
+_HANDSHAKE_FAILURES = frozenset(
+    (
+        "WRONG_VERSION_NUMBER",
+        "UNSUPPORTED_PROTOCOL",
+        "NO_PROTOCOLS_AVAILABLE",
+        "SSLV3_ALERT_HANDSHAKE_FAILURE",
+        "TLSV1_ALERT_PROTOCOL_VERSION",
+        "TLSV1_ALERT_INTERNAL_ERROR",
+        "NO_SHARED_CIPHER",
+        "UNEXPECTED_MESSAGE",
+    )
+)
+
+
+def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """Whether a failed request provably never reached the server: the
+    connection could not be made (refused, DNS, connect timeout, the proxy),
+    or TLS failed in its handshake.  A connection closed or reset after it
+    was made may have carried the request, so it is not sent again."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError says why
+    if isinstance(reason, urllib3.exceptions.ProxyError):
+        reason = getattr(reason, "original_error", reason)
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):  # NewConnectionError and NameResolutionError too
+        return True
+    while isinstance(reason, BaseException) and not isinstance(reason, ssl.SSLError):  # urllib3's SSLError wraps ssl's
+        reason = reason.args[0] if reason.args else None
+    return isinstance(reason, ssl.SSLError) and getattr(reason, "reason", None) in _HANDSHAKE_FAILURES
 
 
 def _loads(text: bytes) -> Any:

@@ -2,9 +2,12 @@
 
 Each connection gets the same scripted answer: a status, headers, then a body
 sent step by step.  A step is bytes (sent as one write, or one HTTP chunk), a
-float (a pause in seconds), or a threading.Event (wait until the test sets it,
-recording whether it was set in time).  After the script the server waits to
-see whether the client closes the connection, and records when.
+float (a pause in seconds), a threading.Event (wait until the test sets it,
+recording whether it was set in time), or an iterator of bytes (each sent as
+it comes, until the client goes: a body larger than memory).  With
+``framing="raw"`` the bytes go out as they are, HTTP chunk framing and all:
+a hostile server's.  After the script the server waits to see whether the
+client closes the connection, and records when.
 """
 
 import gzip
@@ -12,9 +15,9 @@ import select
 import socket
 import threading
 import time
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Union
 
-Step = Union[bytes, float, threading.Event]
+Step = Union[bytes, float, threading.Event, Iterator[bytes]]
 
 
 class Connection:
@@ -24,6 +27,7 @@ class Connection:
         self.closed_at: Optional[float] = None
         self.finished_at: Optional[float] = None  # when the script was done
         self.waits_released: List[bool] = []  # one per Event step: set in time?
+        self.bytes_sent = 0  # of the body, as written to the socket
         self.done = threading.Event()
 
 
@@ -34,7 +38,7 @@ class ScriptedServer:
         *,
         status: int = 200,
         headers: Optional[Dict[str, str]] = None,
-        framing: str = "chunked",  # "chunked", "close" (no length), or "length"
+        framing: str = "chunked",  # "chunked", "close" (no length), "length", or "raw" (chunked, framed by the script)
         gzip_body: bool = False,
         wait_timeout: float = 5.0,
         end: str = "finish",  # "finish": end the body; "drop": close abruptly; "hold": wait for the client
@@ -92,7 +96,7 @@ class ScriptedServer:
             headers = dict(self.headers)
             if self.gzip_body:
                 headers["Content-Encoding"] = "gzip"
-            if self.framing == "chunked":
+            if self.framing in ("chunked", "raw"):
                 headers["Transfer-Encoding"] = "chunked"
             elif self.framing == "length":
                 body = b"".join(step for step in self.script if isinstance(step, bytes))
@@ -107,9 +111,14 @@ class ScriptedServer:
                     time.sleep(step)
                 elif isinstance(step, threading.Event):
                     record.waits_released.append(step.wait(self.wait_timeout))
-                else:
+                elif isinstance(step, bytes):
                     data = compressor.compress(step) if compressor else step
                     self._send(conn, data)
+                    record.bytes_sent += len(data)
+                else:
+                    for piece in step:
+                        self._send(conn, piece)
+                        record.bytes_sent += len(piece)
             if compressor:
                 self._send(conn, compressor.flush_end())
             record.finished_at = time.monotonic()
@@ -183,3 +192,93 @@ def _read_request(conn: socket.socket) -> bytes:
             break
         body += piece
     return head + b"\r\n\r\n" + body
+
+
+class RoutedServer:
+    """A server whose answer depends on the request's path: ``routes`` maps a
+    path suffix to a function ``answer(conn, request)`` that writes what it
+    likes (or nothing) and may close.  ``requests`` records every request it
+    read, in order; ``connections`` counts the connections it accepted.
+    ``raw(conn)``, if given, takes each connection before any of that."""
+
+    def __init__(self, routes: Dict[str, Any], raw: Any = None):
+        self.routes = routes
+        self.raw = raw
+        self.requests: List[bytes] = []
+        self.connections = 0
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return "http://127.0.0.1:%d/v1" % self._sock.getsockname()[1]
+
+    def paths(self) -> List[str]:
+        return [request.split(b" ", 2)[1].decode() for request in self.requests]
+
+    def __enter__(self) -> "RoutedServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        try:
+            if self.raw is not None:
+                self.raw(conn)
+                return
+            while True:  # keep-alive: one request after another
+                request = _read_request(conn)
+                if not request:
+                    return
+                self.requests.append(request)
+                path = request.split(b" ", 2)[1].decode().split("?")[0]
+                answer = next(fn for suffix, fn in self.routes.items() if path.endswith(suffix))
+                if answer(conn, request) is False:
+                    return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+
+def close(conn: socket.socket, request: bytes) -> bool:
+    """Read the request, answer nothing, close."""
+    return False
+
+
+def reset(conn: socket.socket, request: bytes) -> bool:
+    """Read the request, answer nothing, reset the connection."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    return False
+
+
+def half_answer(conn: socket.socket, request: bytes) -> bool:
+    """Start an answer, then close in the middle of its status line."""
+    conn.sendall(b"HTTP/1.1 20")
+    return False
+
+
+def event_stream(body: bytes, keep_alive: bool = False) -> Any:
+    """An answer: this event stream, chunked; the connection kept, or closed."""
+
+    def answer(conn: socket.socket, request: bytes) -> bool:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+        head += b"\r\n" if keep_alive else b"Connection: close\r\n\r\n"
+        conn.sendall(head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        return keep_alive
+
+    return answer

@@ -6,6 +6,7 @@ import logging
 import pytest
 import requests
 import responses
+import urllib3
 
 import assistant_stream
 from conftest import API_KEY, BASE, FIXTURES, STATUS_ERRORS, sse
@@ -315,9 +316,15 @@ def test_an_unreasonable_retry_after_falls_back_to_backoff(api, sleeps, value):
     assert 0.375 <= sleeps[0] <= 0.5
 
 
+def refused():
+    """requests' error for a refused connection, shaped as requests raises it."""
+    reason = urllib3.exceptions.NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    return requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, BASE, reason=reason))
+
+
 def test_connect_errors_are_retried_but_a_read_timeout_is_not(api, sleeps):
     url = BASE + "/threads/thread_1/runs"
-    api.add(responses.POST, url, body=requests.exceptions.ConnectionError("refused"))
+    api.add(responses.POST, url, body=refused())
     api.add(responses.POST, url, body=requests.exceptions.ConnectTimeout("slow connect"))
     api.add(responses.POST, url, body=BODY, content_type="text/event-stream")
     assert retrying_client().stream_run("thread_1", assistant_id="asst_1").until_done()["status"] == "completed"
@@ -327,6 +334,15 @@ def test_connect_errors_are_retried_but_a_read_timeout_is_not(api, sleeps):
     with pytest.raises(assistant_stream.APITimeoutError, match="the request went out"):
         retrying_client().stream_run("thread_2", assistant_id="asst_1")
     assert len(api.calls) == 4
+
+
+def test_a_connection_lost_after_it_was_made_is_not_retried(api, sleeps):
+    # The server may have the request: sending it again could start a second run.
+    aborted = urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", body=requests.exceptions.ConnectionError(aborted))
+    with pytest.raises(assistant_stream.APIConnectionError, match="Connection aborted"):
+        retrying_client().stream_run("thread_1", assistant_id="asst_1")
+    assert len(api.calls) == 1 and sleeps == []
 
 
 def test_a_callable_key_is_asked_for_each_request_and_never_shown(api):
