@@ -82,7 +82,7 @@ from typing import (
     Type,
     Union,
 )
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import requests
 import sseclient
@@ -268,9 +268,11 @@ _RETRY_AFTER_LIMIT = 60.0  # longer Retry-After values are not honoured
 _BOM = b"\xef\xbb\xbf"
 _READ_SIZE = 65536  # the most read (or decompressed) at a time
 _MAX_CHUNK_LINE = 1024  # a chunk size, and its extensions
+_UNKNOWN_NAMES = 256  # how many names a Handlers cache holds besides the known ones
 _ERROR_BODY_LIMIT = 65536
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,256}\Z")
-_SECRET_HEADER = re.compile(r"auth|key|token|secret", re.IGNORECASE)  # default_headers kept out of messages
+# default_headers and default_query whose names say so are kept out of messages
+_SECRET_NAME = re.compile(r"auth|key|token|secret|sig|password|credential", re.IGNORECASE)
 
 _log = logging.getLogger("assistant_stream")
 # The C scanner under json.loads: (value, end). Not in typeshed, there since Python 2.6.
@@ -467,6 +469,7 @@ class _Framer:
         self.required = required
         self.max_bytes = max_bytes
         self.tail = b""
+        self.last = b""  # the block handed over last
 
     def blocks(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         pending: List[bytes] = []  # the event being received, in pieces
@@ -489,6 +492,7 @@ class _Framer:
                 and (b"\ndata" in chunk or chunk.startswith(b"data"))
                 and (length <= _MAX_EVENT_LINES or chunk.count(b"\n") <= _MAX_EVENT_LINES + 1)
             ):
+                self.last = chunk
                 yield chunk  # the usual chunk: exactly one whole, acceptable event
                 continue
             end = chunk.rfind(b"\n\n") + 2  # just past the last blank line
@@ -510,7 +514,8 @@ class _Framer:
             size = len(rest)
             for block in head[:-2].split(b"\n\n"):
                 if block:
-                    yield self._checked(block + b"\n\n")
+                    self.last = self._checked(block + b"\n\n")
+                    yield self.last
             if size > limit:
                 raise ProtocolError("an event is larger than %d bytes" % limit)
         tail = b"".join(pending)
@@ -532,37 +537,46 @@ class _Framer:
         return block
 
 
-def _decode(blocks: Iterator[bytes], required: Container[str]) -> Iterator[Tuple[str, Any]]:
-    """Event blocks in, (name, data) out: sseclient-py parses the fields, the
-    data is parsed as JSON, a data line ``[DONE]`` is the event ``done``, and
-    an event without an ``event:`` line is named by its JSON ``type``.  An
-    event named in ``required`` must carry a JSON object (else ProtocolError);
-    any other may carry anything (its data as text if it is not JSON)."""
+def _decode(
+    framer: _Framer, chunks: Iterable[bytes], required: Container[str], redact: Optional[Callable[[str], str]] = None
+) -> Iterator[Tuple[str, Any]]:
+    """A body's events, as (name, data): ``framer`` makes whole event blocks
+    of the chunks, sseclient-py parses their fields, the data is parsed as
+    JSON, a data line ``[DONE]`` is the event ``done``, and an event without
+    an ``event:`` line is named by its JSON ``type``.  An event named in
+    ``required`` must carry a JSON object (else ProtocolError); any other may
+    carry anything (its data as text if it is not JSON).  Invalid UTF-8 is
+    decoded as U+FFFD, as the WHATWG rules (and browsers) have it."""
     scan = _scan_json
-    try:
-        for sse in sseclient.SSEClient(blocks).events():
-            name, text = sse.event, sse.data
-            if name == "done" or (name == "message" and text == "[DONE]"):  # some servers send data: [DONE] only
-                yield "done", text
-                continue
-            try:
-                data, end = scan(text, 0)  # json.loads without its three Python frames
-                if end != len(text):
-                    data = json.loads(text)  # whitespace around the value, or an error
-            except (StopIteration, ValueError, RecursionError):
+    blocks = framer.blocks(chunks)
+    source: Iterator[bytes] = blocks
+    while True:
+        try:
+            for sse in sseclient.SSEClient(source).events():
+                name, text = sse.event, sse.data
+                if name == "done" or (name == "message" and text == "[DONE]"):  # some servers send data: [DONE] only
+                    yield "done", text
+                    continue
                 try:
-                    data = json.loads(text)
-                except (ValueError, RecursionError):
-                    if name in required:
-                        raise ProtocolError("event %r carries invalid JSON: %s" % (name, _preview(text))) from None
-                    data = text
-            if name == "message" and type(data) is dict and type(data.get("type")) is str:
-                name = data["type"]  # no event line: some servers name events in their JSON only
-            if type(data) is not dict and name in required:
-                raise ProtocolError("event %r carries %s, not a JSON object" % (name, type(data).__name__))
-            yield name, data
-    except UnicodeDecodeError as exc:
-        raise ProtocolError("the event stream is not valid UTF-8: %s" % exc) from None
+                    data, end = scan(text, 0)  # json.loads without its three Python frames
+                    if end != len(text):
+                        data = json.loads(text)  # whitespace around the value, or an error
+                except (StopIteration, ValueError, RecursionError):
+                    try:
+                        data = json.loads(text)
+                    except (ValueError, RecursionError):
+                        if name in required:
+                            raise ProtocolError("event %r carries invalid JSON: %s" % (name, _preview(text, redact=redact))) from None
+                        data = text
+                if name == "message" and type(data) is dict and type(data.get("type")) is str:
+                    name = data["type"]  # no event line: some servers name events in their JSON only
+                if type(data) is not dict and name in required:
+                    raise ProtocolError("event %r carries %s, not a JSON object" % (name, type(data).__name__))
+                yield name, data
+            return
+        except UnicodeDecodeError as exc:  # sseclient-py decodes strictly: its block again, repaired
+            _log.debug("invalid UTF-8 in an event, decoded as U+FFFD: %s", exc)
+            source = itertools.chain((framer.last.decode("utf-8", "replace").encode(),), blocks)
 
 
 def _without_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -575,10 +589,14 @@ def _without_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
     return itertools.chain((head[3:] if head.startswith(_BOM) else head,), chunks)
 
 
-def _preview(text: Union[str, bytes], limit: int = 200) -> str:
+def _preview(text: Union[str, bytes], limit: int = 200, redact: Optional[Callable[[str], str]] = None) -> str:
+    """The start of a text, for an error message: credentials redacted before
+    it is cut, so that no fragment of one is left at the cut."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     text = text.strip()
+    if redact is not None:
+        text = redact(text)
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
@@ -664,7 +682,7 @@ def _dechunked(reader: Any, raw: Any) -> Iterator[bytes]:
             raise IncompleteStreamError("the connection was lost before the body's last chunk")
         text = line.split(b";", 1)[0].strip()
         if not text or len(text) > 16 or text.strip(b"0123456789abcdefABCDEF"):
-            raise ProtocolError("invalid chunk size %s" % _preview(line))
+            raise ProtocolError("invalid chunk size %s" % _preview(line, _MAX_CHUNK_LINE + 1))  # never cut
         size = int(text, 16)
         if not size:
             break
@@ -857,29 +875,28 @@ def _merge_entry(entries: List[JSON], item: JSON) -> JSON:
     """Merge one indexed delta entry into a list; return the merged entry.
 
     Entries that came whole (from a completed object) have no ``index``: their
-    position in the list stands for it.
+    position in the list stands for it.  The list is kept in index order,
+    whatever order the deltas come in, so an entry is found in log time.
     """
     index = item["index"]
     if type(index) is not int or index < 0:
         raise ValueError("bad index %r" % (index,))
-    entry = _find_entry(entries, index)
-    if entry is not None:
-        return _merge(entry, item)
-    entry = _merge({}, item)
-    entries.append(entry)
-    return entry
-
-
-def _find_entry(entries: List[JSON], index: int) -> Optional[JSON]:
-    """The entry of a list with this ``index`` (or at this position)."""
-    if index < len(entries):
+    if index < len(entries):  # the usual case: entry n at position n
         entry = entries[index]
         if entry.get("index", index) == index:
-            return entry
-    for position, entry in enumerate(entries):
-        if entry.get("index", position) == index:
-            return entry
-    return None
+            return _merge(entry, item)
+    low, high = 0, len(entries)  # else the list is in index order: bisect it
+    while low < high:
+        middle = (low + high) // 2
+        if entries[middle].get("index", middle) < index:
+            low = middle + 1
+        else:
+            high = middle
+    if low < len(entries) and entries[low].get("index", low) == index:
+        return _merge(entries[low], item)
+    entry = _merge({}, item)
+    entries.insert(low, entry)
+    return entry
 
 
 def _snapshot(obj: Any) -> Any:
@@ -918,6 +935,17 @@ def _slot(entries: List[Any], index: int) -> JSON:
     if type(entry) is not dict:
         raise TypeError("an entry is not an object")
     return entry
+
+
+def _finished(accumulated: Optional[JSON], received: JSON) -> JSON:
+    """A finished object: as received, the final word, but for the fields it
+    leaves out (or sends as null), which keep what was streamed."""
+    final: JSON = _snapshot(received)
+    if accumulated:
+        for key, value in accumulated.items():
+            if final.get(key) is None:
+                final[key] = value
+    return final
 
 
 def _received(items: List[Any], index: int, accumulated: JSON) -> Any:
@@ -984,6 +1012,14 @@ def _text_field(data: JSON, field: str) -> str:
     if type(value) is not str:
         raise TypeError("%s is not text" % field)
     return value
+
+
+def _status(obj: JSON) -> str:
+    """An object's status: a string, or the object is malformed."""
+    status = obj["status"]
+    if type(status) is not str:
+        raise TypeError("status is not a string: %r" % (status,))
+    return status
 
 
 def _delta_text(data: JSON) -> str:
@@ -1183,7 +1219,7 @@ class _RunAccumulator(_Accumulator):
         return [(name, data, None, data)]
 
     def _on_run(self, name: str, data: JSON) -> List[Emission]:
-        status = data["status"]
+        status = _status(data)
         self.run = data
         self.waiting = False
         emissions: List[Emission] = [(name, data, None, data)]
@@ -1200,7 +1236,7 @@ class _RunAccumulator(_Accumulator):
         step = self.steps_by_id.get(step_id)
         final = data.get("status") in _TERMINAL
         if step is None or final:
-            step = _snapshot(data)
+            step = _finished(step, data)
         else:
             step.update((key, _snapshot(value)) for key, value in data.items() if key != "step_details")
         self.steps_by_id[step_id] = self.step = step
@@ -1242,7 +1278,7 @@ class _RunAccumulator(_Accumulator):
         final = data.get("status") in _MESSAGE_FINAL
         old_parts = message.get("content") if message is not None else None
         if message is None or final:
-            message = _snapshot(data)
+            message = _finished(message, data)
         else:
             message.update((key, _snapshot(value)) for key, value in data.items() if key != "content")
         self.messages_by_id[message_id] = self.message = message
@@ -1386,7 +1422,7 @@ class _ResponseAccumulator(_Accumulator):
 
     def _on_response(self, name: str, data: JSON) -> List[Emission]:
         received = data["response"]
-        final = received["status"] in _TERMINAL
+        final = _status(received) in _TERMINAL
         current = self.response
         if current is None or current.get("id") not in (None, received.get("id")):  # the first, or after tools
             current = self.response = {"output": []}
@@ -1394,8 +1430,9 @@ class _ResponseAccumulator(_Accumulator):
             self.waiting = False
         old_output = current["output"]
         if final:
+            kept = _finished(current, received)
             current.clear()
-            current.update(_snapshot(received))
+            current.update(kept)
         else:
             current.update((key, _snapshot(value)) for key, value in received.items() if key != "output")
         output = current.get("output")
@@ -1446,7 +1483,7 @@ class _ResponseAccumulator(_Accumulator):
         old = _snapshot(item) or None
         done = name == "response.output_item.done"
         if done or old is None:
-            item = output[index] = _snapshot(received)
+            item = output[index] = _finished(item, received)
         else:  # its events came first: keep what they built
             item.update((key, _snapshot(value)) for key, value in received.items() if key not in item)
         if done:
@@ -1459,7 +1496,7 @@ class _ResponseAccumulator(_Accumulator):
         position, done = data["content_index"], name == "response.content_part.done"
         old = _snapshot(_slot(parts, position)) or None
         if done or not old:
-            parts[position] = _snapshot(data["part"])
+            parts[position] = _finished(parts[position], data["part"])
         key = (self.item_key(data["output_index"]), position)
         return [(name, data, None, item)] + self.derived.whole(key, data, parts[position], old, done)
 
@@ -1563,6 +1600,8 @@ class _Transport(Protocol):
 
     def _redacted(self, error: AssistantStreamError) -> AssistantStreamError: ...
 
+    def _redact(self, text: str) -> str: ...
+
     def _secrets(self) -> List[str]: ...
 
 
@@ -1575,10 +1614,16 @@ class _Call(NamedTuple):
 
 
 def _checked_calls(calls: Iterable[Tuple[Any, Any, Any]]) -> List[_Call]:
-    found = [_Call(*call) for call in calls]
-    if not all(type(call.id) is str and type(call.name) is str for call in found):
-        raise ValueError("a tool call without a string id and name")
-    return found
+    """The calls, each with a string id and name, each once: a call listed
+    twice the same way is answered once; listed twice differently, it is
+    malformed (ValueError)."""
+    found: Dict[str, _Call] = {}
+    for call in (_Call(*call) for call in calls):
+        if type(call.id) is not str or type(call.name) is not str:
+            raise ValueError("a tool call without a string id and name")
+        if found.setdefault(call.id, call) != call:
+            raise ValueError("tool call %s is listed twice, differently" % call.id)
+    return list(found.values())
 
 
 def _poll(transport: _Transport, path: str, seconds: float, cut: AssistantStreamError, stopped: Callable[[JSON], bool]) -> JSON:
@@ -1967,12 +2012,15 @@ class Handlers:
         return register if fn is None else register(fn)
 
     def callbacks(self, name: str) -> Tuple[Callback, ...]:
-        """The callbacks for an incoming event name, in registration order."""
+        """The callbacks for an incoming event name, in registration order.
+
+        Resolved once per name and cached: every known name, and up to
+        ``_UNKNOWN_NAMES`` others (a server may send any number of names)."""
         found = self._resolved.get(name)
         if found is None:
-            found = self._resolved[name] = tuple(
-                fn for full, pattern, fn in self._registrations if (pattern.match(name) if pattern else full == name)
-            )
+            found = tuple(fn for full, pattern, fn in self._registrations if (pattern.match(name) if pattern else full == name))
+            if name in _API_EVENTS or name in _DERIVED_EVENTS or len(self._resolved) < _UNKNOWN_NAMES:
+                self._resolved[name] = found
         return found
 
     def tool(self, fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None, report_errors: bool = False) -> Any:
@@ -2008,7 +2056,7 @@ class Handlers:
         lookup per event; cleared in place whenever the table changes."""
         return self._resolved
 
-    def _output(self, call: _Call) -> str:
+    def _output(self, call: _Call, redact: Optional[Callable[[str], str]] = None) -> str:
         """Call the tool a call names with its arguments (a JSON text, or an
         object) as keywords; its result as the output to send: a str as is,
         anything else as JSON.  What the tool raises propagates, unless it
@@ -2021,7 +2069,8 @@ class Handlers:
                 except (TypeError, ValueError, RecursionError):
                     arguments = None
             if type(arguments) is not dict:
-                raise ProtocolError("tool call %s: the arguments are not a JSON object: %s" % (call.id, _preview(str(call.arguments))))
+                arguments = _preview(str(call.arguments), redact=redact)
+                raise ProtocolError("tool call %s: the arguments are not a JSON object: %s" % (call.id, arguments))
             result = self.tools[call.name](**arguments)
             return result if isinstance(result, str) else json.dumps(result)
         except Exception as exc:
@@ -2065,7 +2114,7 @@ class Stream:
         *,
         dialect: Optional[_Dialect] = None,
         transport: Optional[_Transport] = None,
-        record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
+        record: Union[None, str, os.PathLike[str], IO[bytes], _Recording] = None,
         max_event_bytes: int = _MAX_EVENT_BYTES,
         cancel_on_interrupt: bool = False,
         recover: Union[bool, float] = False,
@@ -2075,13 +2124,14 @@ class Stream:
         self._table = self._handlers._cache()  # one dict lookup per event, until the stream has callbacks of its own
         self._own: Optional[Handlers] = None
         self._transport = transport
+        self._redact = transport._redact if transport is not None else None
         self._cancel_on_interrupt = cancel_on_interrupt
         self._recover_seconds = _RECOVER_SECONDS if recover is True else float(recover or 0)
         self._max_event_bytes = max_event_bytes
-        self._record: Optional[_Recording] = None
-        if record is not None:
+        self._record = record if isinstance(record, _Recording) or record is None else None
+        if record is not None and self._record is None:
             try:
-                self._record = _Recording(record, transport._secrets if transport is not None else None)
+                self._record = _Recording(record, transport._secrets if transport is not None else None)  # type: ignore[arg-type]
             except BaseException:
                 self._body.close()
                 raise
@@ -2172,9 +2222,9 @@ class Stream:
         if self._closed:
             return
         self._closed = True
+        self._body.close()
         if self._cancel_on_interrupt and self._phase != _FINISHED:
             self._cancel()
-        self._body.close()
         if self._record is not None:
             self._record.close()
 
@@ -2192,7 +2242,7 @@ class Stream:
         self._body = body
         chunks = body.chunks if self._record is None else _recorded(body.chunks, self._record)
         self._framer = _Framer(self._names, self._max_event_bytes)
-        self._events = _decode(self._framer.blocks(chunks), self._names)
+        self._events = _decode(self._framer, chunks, self._names, self._redact)
         self._last_word = -1  # the event count when the body said its last word
 
     def _advance(self) -> bool:
@@ -2364,7 +2414,7 @@ class Stream:
             return False
         dialect.answer(calls)
         path = dialect.follow_up_path()  # its ids checked before any tool runs
-        outputs = [self._handlers._output(call) for call in calls]
+        outputs = [self._handlers._output(call, self._redact) for call in calls]
         if self._closed:  # closed while the tools ran: nothing is sent
             return False
         self._read(self._transport._open_stream(path, dialect.follow_up_body(calls, outputs)))
@@ -2373,7 +2423,10 @@ class Stream:
 
     def _recover(self, cut: AssistantStreamError) -> None:
         assert self._transport is not None
-        events = self._dialect.recover(self._transport, self._recover_seconds, cut)
+        try:
+            events = self._dialect.recover(self._transport, self._recover_seconds, cut)
+        except _MALFORMED as exc:
+            raise ProtocolError("a malformed answer while recovering: %r" % (exc,)) from exc
         self._recovered = True
         for name, data in events:
             self._dispatch(name, data)
@@ -2533,7 +2586,7 @@ class Client:
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         if isinstance(self._api_key, str):
             self._api_key = self._api_key.strip()  # as read from a file, with its newline
-        self._last_key: Optional[str] = None  # the token last sent, to keep it out of messages
+        self._keys_sent: Deque[str] = collections.deque(maxlen=16)  # the last tokens sent, kept out of messages
         self.default_headers = dict(default_headers or {})
         if not self._api_key and not any(key.lower() in ("authorization", "api-key") for key in self.default_headers):
             raise ValueError("no API key: pass api_key= or set OPENAI_API_KEY")
@@ -2542,7 +2595,7 @@ class Client:
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL).rstrip("/")
         self.organization = organization if organization is not None else os.environ.get("OPENAI_ORG_ID")
         self.project = project if project is not None else os.environ.get("OPENAI_PROJECT_ID")
-        self.timeout = timeout
+        self.timeout = _checked_timeout(timeout)
         self.max_retries = max_retries
         self.default_query = dict(default_query or {})
         self.max_event_bytes = max_event_bytes
@@ -2677,7 +2730,8 @@ class Client:
             answer = _loads(body)  # the module: ``json`` is the argument here
         except (ValueError, RecursionError):
             kind = response.headers.get("Content-Type", "no content type")
-            raise self._redacted(ProtocolError("expected JSON from %s %s, got %s: %s" % (method, path, kind, _preview(body)))) from None
+            shown = _preview(body, redact=self._redact)
+            raise self._redacted(ProtocolError("expected JSON from %s %s, got %s: %s" % (method, path, kind, shown))) from None
         if type(answer) is not dict:
             raise ProtocolError("expected a JSON object from %s %s, got %s" % (method, path, type(answer).__name__))
         return answer
@@ -2694,7 +2748,7 @@ class Client:
             raise self._redacted(
                 ProtocolError(
                     "expected an event stream from POST %s, got HTTP %d %s: %s"
-                    % (path, response.status_code, content_type or "with no content type", _preview(head))
+                    % (path, response.status_code, content_type or "with no content type", _preview(head, redact=self._redact))
                 )
             )
         return _Body(_response_chunks(response), response)
@@ -2711,7 +2765,8 @@ class Client:
             page = self.request("GET", path, params=query)
             data = page.get("data")
             if type(data) is not list or (data and (type(data[-1]) is not dict or type(data[-1].get("id")) is not str)):
-                raise self._redacted(ProtocolError("expected a list of objects from GET %s, got %s" % (path, _preview(json.dumps(page)))))
+                shown = _preview(json.dumps(page), redact=self._redact)
+                raise self._redacted(ProtocolError("expected a list of objects from GET %s, got %s" % (path, shown)))
             found += data
             if not page.get("has_more") or not data:
                 return found
@@ -2724,21 +2779,46 @@ class Client:
 
     # -- HTTP --------------------------------------------------------------
 
-    def _stream(self, path: str, body: JSON, handlers: Optional[Handlers], dialect: _Dialect, **options: Any) -> Stream:
+    def _stream(
+        self,
+        path: str,
+        body: JSON,
+        handlers: Optional[Handlers],
+        dialect: _Dialect,
+        record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
+        **options: Any,
+    ) -> Stream:
+        """Send a streaming request and stream it; misuse is refused first,
+        before anything is sent (and the recording is opened first too)."""
+        if handlers is not None and not isinstance(handlers, Handlers):
+            raise TypeError("handlers must be an assistant_stream.Handlers, not %s" % type(handlers).__name__)
+        if "event_handler" in body:
+            raise TypeError("event_handler= is the official SDK's: register callbacks on an assistant_stream.Handlers, and pass handlers=")
         body["stream"] = True
-        opened = self._open_stream(path, body)
-        return Stream(opened, handlers, dialect=dialect, transport=self, max_event_bytes=self.max_event_bytes, **options)
+        _json_body(body)  # TypeError, naming the keyword
+        recording = _Recording(record, self._secrets) if record is not None else None
+        try:
+            opened = self._open_stream(path, body)
+        except BaseException:
+            if recording is not None:
+                recording.close()
+            raise
+        return Stream(opened, handlers, dialect=dialect, transport=self, record=recording, max_event_bytes=self.max_event_bytes, **options)
 
-    def _headers(self, stream: bool) -> Dict[str, str]:
+    def _headers(self, stream: bool, json_body: bool = False) -> Dict[str, str]:
         headers = {
             "OpenAI-Beta": "assistants=v2",
             "User-Agent": "assistant-stream/%s python-requests/%s" % (__version__, requests.__version__),
             "Accept": "text/event-stream" if stream else "application/json",
             "Accept-Encoding": "gzip, deflate",  # what _inflated decompresses, in bounded steps
         }
+        if json_body:
+            headers["Content-Type"] = "application/json"
         key = self._api_key() if callable(self._api_key) else self._api_key
         if key:
-            key = self._last_key = key.strip()
+            key = key.strip()
+            if key not in self._keys_sent:
+                self._keys_sent.append(key)
             headers["Authorization"] = "Bearer %s" % key
         if self.organization:
             headers["OpenAI-Organization"] = self.organization
@@ -2775,19 +2855,19 @@ class Client:
                 response = self.session.request(
                     method,
                     url,
-                    json=body,
+                    data=None if body is None else _json_body(body),
                     params=query or None,
-                    headers=self._headers(stream),
+                    headers=self._headers(stream, body is not None),
                     timeout=self.timeout if timeout is None else timeout,
                     stream=True,
                     allow_redirects=False,
                 )
             except requests.exceptions.ConnectTimeout as exc:
-                error = APITimeoutError("%s %s timed out connecting: %s" % (method, url, exc))
+                error = self._redacted(APITimeoutError("%s %s timed out connecting: %s" % (method, url, exc)))
             except requests.exceptions.Timeout as exc:  # the request went out: not retried
                 raise self._redacted(APITimeoutError("%s %s timed out: %s" % (method, url, exc))) from None
             except requests.exceptions.ConnectionError as exc:
-                error = APIConnectionError("%s %s failed: %s" % (method, url, exc))
+                error = self._redacted(APIConnectionError("%s %s failed: %s" % (method, url, exc)))
                 if not _never_sent(exc):  # the server may have it: sending it again could run it twice
                     raise self._redacted(error) from None
             except (requests.exceptions.RequestException, ValueError) as exc:  # a header requests refuses, say
@@ -2797,7 +2877,7 @@ class Client:
                 if response.status_code < 300:
                     return response
                 wait = _retry_after(response.headers)
-                error = self._status_error(response, method, url)
+                error = self._redacted(self._status_error(response, method, url))
                 if response.status_code not in _RETRY_STATUSES and response.status_code < 500:
                     raise self._redacted(error)
             if attempt == retries:
@@ -2814,7 +2894,7 @@ class Client:
         message = text.strip()[:500]
         try:
             body = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # kept as text
             pass
         else:
             error = body.get("error") if type(body) is dict else None
@@ -2824,6 +2904,7 @@ class Client:
                 message = str(body["message"])
         status = response.status_code
         request_id = response.headers.get("x-request-id") or response.headers.get("apim-request-id")
+        request_id = self._redact(request_id) if request_id else request_id
         if 300 <= status < 400:
             message = "unexpected redirect to %s" % response.headers.get("Location", "nowhere")
         cls = _STATUS_ERRORS.get(status, InternalServerError if status >= 500 else APIStatusError)
@@ -2835,17 +2916,21 @@ class Client:
 
     def _secrets(self) -> List[str]:
         """Every credential this client sends, in the forms it may show up in:
-        as is, without "Bearer ", and as quoted in messages."""
-        secrets = [self._api_key, self._last_key]
-        secrets += [value for name, value in self.default_headers.items() if _SECRET_HEADER.search(name)]
+        as is, without "Bearer ", quoted in messages, and encoded in a URL.
+        The key, the last 16 tokens a key callable returned, and the values
+        of default headers and query parameters whose names say secret."""
+        secrets: List[Any] = [self._api_key, *self._keys_sent]
+        for given in (self.default_headers, self.default_query):
+            secrets += [value for name, value in given.items() if _SECRET_NAME.search(str(name))]
         forms = []
         for secret in secrets:
             if isinstance(secret, str):
                 for value in (secret, secret.split(" ", 1)[-1]):
                     # 16 characters or more, as real keys and tokens are: a short test
                     # key like "emulator" is also a word, and redacting it would mangle text
-                    forms += [form for form in (value, repr(value)[1:-1]) if len(form) >= 16]
-        return forms
+                    candidates = (value, repr(value)[1:-1], quote(value, safe=""), quote_plus(value))
+                    forms += [form for form in candidates if len(form) >= 16]
+        return list(dict.fromkeys(forms))
 
     def _redact(self, text: str) -> str:
         """The text with every credential this client sends replaced."""
@@ -2854,8 +2939,12 @@ class Client:
         return text
 
     def _redacted(self, error: AssistantStreamError) -> AssistantStreamError:
-        """The error, with no credential left in its message."""
+        """The error, with no credential left in its message, nor in its
+        request id or text body."""
         error.args = tuple(self._redact(arg) if isinstance(arg, str) else arg for arg in error.args)
+        if isinstance(error, APIStatusError):
+            error.request_id = self._redact(error.request_id) if isinstance(error.request_id, str) else error.request_id
+            error.body = self._redact(error.body) if isinstance(error.body, str) else error.body
         return error
 
 
@@ -2890,8 +2979,31 @@ def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
     return isinstance(reason, ssl.SSLError) and getattr(reason, "reason", None) in _HANDSHAKE_FAILURES
 
 
+def _json_body(body: JSON) -> bytes:
+    """A request body as JSON, as requests sends it; TypeError naming the
+    keyword whose value is not JSON."""
+    try:
+        return json.dumps(body, allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        for key, value in body.items():
+            try:
+                json.dumps(value, allow_nan=False)
+            except (TypeError, ValueError) as bad:
+                raise TypeError("%s=%r cannot be sent: %s" % (key, value, bad)) from None
+        raise TypeError("the request body cannot be sent: %s" % exc) from None
+
+
 def _loads(text: bytes) -> Any:
     return json.loads(text)
+
+
+def _checked_timeout(timeout: Any) -> Any:
+    """A timeout as requests takes it: seconds above zero, finite, or None
+    for no limit; or a (connect, read) pair of those."""
+    for seconds in timeout if isinstance(timeout, tuple) and len(timeout) == 2 else (timeout,):
+        if seconds is not None and not (isinstance(seconds, (int, float)) and 0 < seconds < float("inf")):
+            raise ValueError("timeout must be seconds above zero (None for no limit), or a (connect, read) pair of those: %r" % (timeout,))
+    return timeout
 
 
 def _retry_after(headers: Any) -> Optional[float]:
@@ -2982,7 +3094,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.add_argument("--record", metavar="FILE", help="write the event stream's bytes to FILE")
     run.add_argument("--base-url", metavar="URL", help="default: $OPENAI_BASE_URL, or the OpenAI API")
     run.add_argument(
-        "--timeout", type=float, default=_DEFAULT_TIMEOUT, metavar="SECONDS", help="the longest silence allowed (default: 600)"
+        "--timeout", type=_positive, default=_DEFAULT_TIMEOUT, metavar="SECONDS", help="the longest silence allowed (default: 600)"
     )
     run.add_argument("--cancel-on-interrupt", action="store_true", help="cancel the run on Ctrl-C")
     run.add_argument("--recover", action="store_true", help="poll the run if the connection drops")
@@ -3012,7 +3124,7 @@ def _command(args: Any) -> int:
             if args.events:
                 print(_event_line(event), flush=True)
             elif event.name == "text.delta" and event.text:
-                print(event.text, end="", flush=True)
+                print(event.text.encode("utf-8", "replace").decode("utf-8"), end="", flush=True)  # a lone surrogate is a "?"
                 midline = True
             if pace:
                 time.sleep(pace)
@@ -3044,7 +3156,7 @@ def _positive(text: str) -> float:
         value = float(text)
     except ValueError:
         value = 0.0
-    if not value > 0:  # NaN too
+    if not 0 < value < float("inf"):  # NaN too
         raise argparse.ArgumentTypeError("%r is not a number above zero" % text)
     return value
 

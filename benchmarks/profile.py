@@ -47,7 +47,7 @@ def main() -> None:
     blocks = framing()
     texts = [event.data for event in sseclient.SSEClient(iter(blocks)).events()][:-1]
     scan = assistant_stream._scan_json
-    pairs = list(assistant_stream._decode(iter(blocks), names))
+    pairs = list(assistant_stream._decode(assistant_stream._Framer(names), iter(chunks), names))
     handlers = assistant_stream.Handlers()
     handlers.on("text.delta", lambda event: None)
 

@@ -254,7 +254,7 @@ SWITCHES: Dict[str, Tuple[str, Any]] = {
     "close_after": ("after this many whole events, drop the connection", int),
     "error_after": ("after this many events, send an error event", int),
     "inject": (
-        "(KIND, N): after N events, send one bad thing: bad_utf8, bad_json, or huge (an event that never ends, "
+        "(KIND, N): after N events, send one bad thing: bad_utf8 (a text delta of another message, 'café' in Latin-1), bad_json, or huge (an event that never ends, "
         "of huge_bytes, until the client goes); or noise: a comment and an unknown event around each event",
         tuple,
     ),
@@ -888,7 +888,8 @@ class Handler(BaseHTTPRequestHandler):
                         chunked,
                     )
                 if sent == int(inject_at) and inject == "bad_utf8":
-                    self._write(b'event: thread.message.delta\ndata: {"id": "msg_x", "bad": "\xff\xfe"}\n\n', chunked)
+                    bad = b'{"id": "msg_x", "object": "thread.message.delta", "delta": {"content": [{"index": 0, "type": "text", "text": {"value": "caf\xe9"}}]}}'
+                    self._write(b"event: thread.message.delta\ndata: " + bad + b"\n\n", chunked)  # Latin-1, not UTF-8
                 if sent == int(inject_at) and inject == "bad_json":
                     self._write(b'event: thread.message.delta\ndata: {"id": "msg_x", "delta": \n\n', chunked)
                 if sent == int(inject_at) and inject == "huge":

@@ -120,7 +120,7 @@ def reference_events(body: bytes) -> Iterator[Tuple[str, str]]:
 def pairs(body: bytes) -> List[Tuple[str, Any]]:
     """The (name, data) pairs the wire makes of a body: what accumulators take."""
     framer = assistant_stream._Framer(assistant_stream._API_EVENTS)
-    return list(assistant_stream._decode(framer.blocks([body]), assistant_stream._API_EVENTS))
+    return list(assistant_stream._decode(framer, [body], assistant_stream._API_EVENTS))
 
 
 def feed(accumulator: Any, *bodies: bytes) -> List[Tuple[str, Any, Any, Any]]:

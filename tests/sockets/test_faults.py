@@ -104,12 +104,15 @@ def test_a_gzip_encoded_stream(client, emulator):
     assert connection_closed(emulator)
 
 
-def test_invalid_utf8(client, emulator):
-    stream = run_with(client, inject=("bad_utf8", AFTER_TWO_WORDS), hold=10)
-    with pytest.raises(assistant_stream.ProtocolError, match="not valid UTF-8") as info:
-        stream.until_done()
-    assert info.value.stream is stream and stream.text == "Hello from"
-    assert closed_by_client(emulator)
+def test_invalid_utf8_becomes_the_replacement_character(client, emulator):
+    # As the WHATWG rules and browsers have it: U+FFFD, and the run goes on.
+    handlers = assistant_stream.Handlers()
+    texts = handlers.on("text.delta", Recorder())
+    stream = run_with(client, handlers, inject=("bad_utf8", AFTER_TWO_WORDS))
+    assert stream.until_done()["status"] == "completed"
+    assert [e.text for e in texts.events][2] == "caf\ufffd"
+    assert stream.text == "Hello from the emulator! You said: Hello therecaf\ufffd"
+    assert connection_closed(emulator)
 
 
 def test_malformed_json(client, emulator):

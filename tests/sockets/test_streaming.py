@@ -131,11 +131,11 @@ def test_recording_into_an_open_file_leaves_it_open():
     assert assistant_stream.replay(sink.getvalue()).until_done()["status"] == "completed"
 
 
-def test_a_record_path_that_cannot_be_opened_leaks_nothing(tmp_path):
+def test_a_record_path_that_cannot_be_opened_is_refused_before_anything_is_sent(tmp_path):
     with ScriptedServer([sse("thread.run.completed", DONE_RUN)], end="hold") as server:
         with pytest.raises(OSError):
             scripted_client(server).stream_run("thread_1", assistant_id="asst_1", record=str(tmp_path / "no" / "dir" / "x.sse"))
-        assert server.wait_closed().client_closed
+        assert server.connections == []  # no run was created
 
 
 # -- interruption closes the connection, state stays --------------------------------

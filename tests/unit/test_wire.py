@@ -19,7 +19,7 @@ def frame(chunks, required=NAMES, max_bytes=1 << 20):
 
 
 def decode(body, required=NAMES):
-    return list(_decode(iter(frame([body], required)[0]), required))
+    return list(_decode(_Framer(required, 1 << 20), [body], required))
 
 
 # -- the framer, alone -------------------------------------------------------------
@@ -154,12 +154,16 @@ def test_crlf_split_between_chunks_is_one_line_ending():
     assert names([body[:cut], body[cut:]]) == ["thread.run.in_progress", "thread.run.completed", "done", "end"]
 
 
-def test_invalid_utf8_is_a_protocol_error_and_keeps_what_came_before():
-    body = sse("thread.run.in_progress", RUN) + b'event: thread.message.delta\ndata: {"x": "\xff"}\n\n' + FINISHED
-    stream = assistant_stream.replay(body)
-    with pytest.raises(assistant_stream.ProtocolError, match="UTF-8"):
-        stream.until_done()
-    assert stream.current_run["status"] == "in_progress"
+def test_invalid_utf8_is_decoded_as_the_replacement_character(caplog):
+    caplog.set_level("DEBUG", logger="assistant_stream")
+    delta = b'{"id": "msg_1", "delta": {"content": [{"index": 0, "type": "text", "text": {"value": "caf\xe9 \xff"}}]}}'
+    body = sse("thread.run.in_progress", RUN) + b"event: thread.message.delta\ndata: " + delta + b"\n\n"
+    body += b'event: vendor.note\r\ndata: {"x": "\xc3"}\r\n\r\n' + FINISHED
+    stream = assistant_stream.replay(byte_chunks(body))
+    events = list(stream)
+    assert stream.text == "caf\ufffd \ufffd" and next(e for e in events if e.name == "vendor.note").data == {"x": "\ufffd"}
+    assert events[-1].name == "end" and stream.final_run()["status"] == "completed"
+    assert caplog.text.count("invalid UTF-8 in an event, decoded as U+FFFD") == 2
 
 
 def test_an_event_over_the_limit_raises_before_the_rest_is_read():
