@@ -48,8 +48,11 @@ Homepage: https://pypi.org/project/assistant-stream/
 from __future__ import annotations
 
 import collections
+import contextlib
+import contextvars
 import fnmatch
 import http.client
+import io
 import itertools
 import json
 import logging
@@ -1014,10 +1017,11 @@ def _text_field(data: JSON, field: str) -> str:
     return value
 
 
-def _status(obj: JSON) -> str:
-    """An object's status: a string, or the object is malformed."""
-    status = obj["status"]
-    if type(status) is not str:
+def _status(obj: JSON, required: bool = True) -> Optional[str]:
+    """An object's status: a string, or the object is malformed (as it is
+    without one, when ``required``)."""
+    status = obj["status"] if required else obj.get("status")
+    if status is not None and type(status) is not str:
         raise TypeError("status is not a string: %r" % (status,))
     return status
 
@@ -1234,7 +1238,7 @@ class _RunAccumulator(_Accumulator):
     def _on_step(self, name: str, data: JSON) -> List[Emission]:
         step_id = data["id"]
         step = self.steps_by_id.get(step_id)
-        final = data.get("status") in _TERMINAL
+        final = _status(data, required=False) in _TERMINAL
         if step is None or final:
             step = _finished(step, data)
         else:
@@ -1275,7 +1279,7 @@ class _RunAccumulator(_Accumulator):
     def _on_message(self, name: str, data: JSON) -> List[Emission]:
         message_id = data["id"]
         message = self.messages_by_id.get(message_id)
-        final = data.get("status") in _MESSAGE_FINAL
+        final = _status(data, required=False) in _MESSAGE_FINAL
         old_parts = message.get("content") if message is not None else None
         if message is None or final:
             message = _finished(message, data)
@@ -1592,9 +1596,9 @@ class _Transport(Protocol):
 
     def _open_stream(self, path: str, body: JSON) -> _Body: ...
 
-    def _get(self, path: str) -> JSON: ...
+    def _get(self, path: str, deadline: Optional[float] = None) -> JSON: ...
 
-    def _list(self, path: str, params: Optional[Dict[str, Any]] = None) -> List[JSON]: ...
+    def _list(self, path: str, params: Optional[Dict[str, Any]] = None, deadline: Optional[float] = None) -> List[JSON]: ...
 
     def _post_quietly(self, path: str) -> None: ...
 
@@ -1626,21 +1630,35 @@ def _checked_calls(calls: Iterable[Tuple[Any, Any, Any]]) -> List[_Call]:
     return list(found.values())
 
 
-def _poll(transport: _Transport, path: str, seconds: float, cut: AssistantStreamError, stopped: Callable[[JSON], bool]) -> JSON:
+class _Deadline(NamedTuple):
+    """A total time budget: ``seconds`` long, ending at ``at`` (on
+    ``time.monotonic()``), cut short when ``closed()`` says so."""
+
+    seconds: float
+    at: float
+    closed: Callable[[], bool]
+
+
+def _poll(transport: _Transport, path: str, deadline: _Deadline, cut: AssistantStreamError, stopped: Callable[[JSON], bool]) -> JSON:
     """GET ``path`` until ``stopped(answer)``, backing off (0.25 s, doubling
-    to 4 s), for at most ``seconds``; errors are chained to ``cut``."""
-    deadline = time.monotonic() + seconds
+    to 4 s), within the deadline: its total, each answer included (however
+    slowly the server sends it); errors are chained to ``cut``."""
     delay = 0.25
     try:
-        found = transport._get(path)
+        found = transport._get(path, deadline.at)
         while not stopped(found):
-            if time.monotonic() + delay > deadline:
+            if time.monotonic() + delay > deadline.at:
                 raise IncompleteStreamError(
-                    "the stream was cut (%s) and it was still %r after %g s of polling" % (cut, found.get("status"), seconds)
+                    "the stream was cut (%s) and it was still %r after %g s of polling" % (cut, found.get("status"), deadline.seconds)
                 )
-            time.sleep(delay)
+            for _ in range(int(delay / 0.25)):  # in slices, to notice a close() from elsewhere
+                if deadline.closed():
+                    break
+                time.sleep(0.25)
             delay = min(delay * 2, 4.0)
-            found = transport._get(path)
+            if deadline.closed():
+                raise IncompleteStreamError("the stream was closed while it was being recovered, after: %s" % cut)
+            found = transport._get(path, deadline.at)
     except AssistantStreamError as exc:
         raise exc from cut
     return found
@@ -1731,9 +1749,10 @@ class _Dialect:
         """Whether what the stream is about can be polled: its id is known."""
         raise NotImplementedError
 
-    def recover(self, transport: _Transport, seconds: float, cut: AssistantStreamError) -> List[Tuple[str, Any]]:
-        """Poll until it stops; the events the lost body would have carried
-        (what it finished, and its final event), for the stream to dispatch."""
+    def recover(self, transport: _Transport, deadline: _Deadline, cut: AssistantStreamError) -> List[Tuple[str, Any]]:
+        """Poll until it stops, within the deadline; the events the lost body
+        would have carried (what it finished, and its final event), for the
+        stream to dispatch."""
         raise NotImplementedError
 
     def cancel_path(self, interrupted: bool) -> Optional[str]:
@@ -1797,14 +1816,14 @@ class _RunDialect(_Dialect):
     def pollable(self) -> bool:
         return bool((self.acc.run or {}).get("id") or self.resume)
 
-    def recover(self, transport: _Transport, seconds: float, cut: AssistantStreamError) -> List[Tuple[str, Any]]:
+    def recover(self, transport: _Transport, deadline: _Deadline, cut: AssistantStreamError) -> List[Tuple[str, Any]]:
         path = self._path()
         thread_id, run_id = self._ids()
         _log.debug("recovering run %s after: %s", run_id, cut)
-        run = _poll(transport, path, seconds, cut, self._stopped)
+        run = _poll(transport, path, deadline, cut, self._stopped)
         try:
-            steps = transport._list(path + "/steps")
-            messages = transport._list(_thread_path(thread_id) + "/messages", {"run_id": run_id})
+            steps = transport._list(path + "/steps", None, deadline.at)
+            messages = transport._list(_thread_path(thread_id) + "/messages", {"run_id": run_id}, deadline.at)
         except AssistantStreamError as exc:
             raise exc from cut
         acc = self.acc
@@ -1883,11 +1902,11 @@ class _ResponseDialect(_Dialect):
     def pollable(self) -> bool:
         return not self.acc.waiting and bool((self.acc.response or {}).get("id"))
 
-    def recover(self, transport: _Transport, seconds: float, cut: AssistantStreamError) -> List[Tuple[str, Any]]:
+    def recover(self, transport: _Transport, deadline: _Deadline, cut: AssistantStreamError) -> List[Tuple[str, Any]]:
         acc = self.acc
         _log.debug("recovering response %s after: %s", (acc.response or {}).get("id"), cut)
         finals = [name[len("response.") :] for name in _RESPONSE_FINAL_EVENTS]
-        response = _poll(transport, "/responses/" + self._id(), seconds, cut, lambda found: found.get("status") in finals)
+        response = _poll(transport, "/responses/" + self._id(), deadline, cut, lambda found: found.get("status") in finals)
         output = response.get("output")
         output = output if type(output) is list else []
         streamed = acc.output()
@@ -2423,8 +2442,9 @@ class Stream:
 
     def _recover(self, cut: AssistantStreamError) -> None:
         assert self._transport is not None
+        deadline = _Deadline(self._recover_seconds, time.monotonic() + self._recover_seconds, lambda: self._closed)
         try:
-            events = self._dialect.recover(self._transport, self._recover_seconds, cut)
+            events = self._dialect.recover(self._transport, deadline, cut)
         except _MALFORMED as exc:
             raise ProtocolError("a malformed answer while recovering: %r" % (exc,)) from exc
         self._recovered = True
@@ -2532,6 +2552,113 @@ class Stream:
 # ---------------------------------------------------------------------------
 
 
+# The deadline in force for this greenlet's (or thread's) requests, on time.monotonic().
+_DEADLINE: contextvars.ContextVar[Optional[float]] = contextvars.ContextVar("assistant_stream_deadline", default=None)
+
+
+@contextlib.contextmanager
+def _bounded(deadline: Optional[float]) -> Iterator[None]:
+    """Requests sent (and answers read) in this block end by ``deadline``."""
+    token = _DEADLINE.set(deadline) if deadline is not None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _DEADLINE.reset(token)
+
+
+class _DeadlineSocket:
+    """A connected socket whose every read and write ends by the deadline in
+    force: requests' timeouts bound each read, and a server that sends one
+    byte at a time never trips them.  Anything else goes to the socket."""
+
+    def __init__(self, sock: Any):
+        self._sock = sock
+        self._timeout = sock.gettimeout()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def settimeout(self, timeout: Optional[float]) -> None:
+        self._timeout = timeout
+        self._sock.settimeout(timeout)
+
+    def gettimeout(self) -> Optional[float]:
+        return self._timeout  # type: ignore[no-any-return]
+
+    def _bound(self) -> None:
+        deadline = _DEADLINE.get()
+        if deadline is None:
+            self._sock.settimeout(self._timeout)
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("the deadline passed")
+        self._sock.settimeout(left if self._timeout is None else min(self._timeout, left))
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        self._bound()
+        return self._sock.recv_into(buffer, nbytes, flags)  # type: ignore[no-any-return]
+
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        self._bound()
+        return self._sock.recv(size, flags)  # type: ignore[no-any-return]
+
+    def sendall(self, data: bytes, flags: int = 0) -> None:
+        self._bound()
+        self._sock.sendall(data, flags)
+
+    def send(self, data: bytes, flags: int = 0) -> int:
+        self._bound()
+        return self._sock.send(data, flags)  # type: ignore[no-any-return]
+
+    def makefile(self, mode: str = "r", buffering: Optional[int] = None, **kwargs: Any) -> Any:
+        """http.client's reader: over this socket, so that it is bounded too."""
+        if mode != "rb":
+            return self._sock.makefile(mode, buffering, **kwargs)
+        return io.BufferedReader(socket.SocketIO(self, "rb"), buffering or io.DEFAULT_BUFFER_SIZE)  # type: ignore[arg-type]
+
+    def _decref_socketios(self) -> None:
+        """The reader is closed; the socket stays the connection's."""
+
+
+class _BoundedHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock = _DeadlineSocket(self.sock)
+
+
+class _BoundedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock = _DeadlineSocket(self.sock)
+
+
+class _BoundedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _BoundedHTTPConnection
+
+
+class _BoundedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _BoundedHTTPSConnection
+
+
+_BOUNDED_POOLS = {"http": _BoundedHTTPPool, "https": _BoundedHTTPSPool}
+
+
+class _BoundedAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter, with connections whose sockets keep deadlines."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _BOUNDED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if type(manager) is urllib3.ProxyManager:  # a SOCKS proxy's connections stay its own
+            manager.pool_classes_by_scheme = _BOUNDED_POOLS
+        return manager
+
+
 def _read_and_discard(response: requests.Response) -> bytes:
     """The start of an answer we will not use (an error, not an event
     stream), for the message; its connection is closed, not pooled: a
@@ -2601,6 +2728,7 @@ class Client:
         self.max_event_bytes = max_event_bytes
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
+        self._bounded_adapter: Optional[_BoundedAdapter] = None  # for the requests that have a deadline
 
     def __repr__(self) -> str:
         return "<Client %s>" % self.base_url
@@ -2615,6 +2743,8 @@ class Client:
         """Close the session if this client created it."""
         if self._owns_session:
             self.session.close()
+        if self._bounded_adapter is not None:
+            self._bounded_adapter.close()
 
     # -- the API -----------------------------------------------------------
 
@@ -2753,16 +2883,19 @@ class Client:
             )
         return _Body(_response_chunks(response), response)
 
-    def _get(self, path: str) -> JSON:
-        """GET a JSON object (polling)."""
-        return self.request("GET", path)
+    def _get(self, path: str, deadline: Optional[float] = None) -> JSON:
+        """GET a JSON object (polling), whole by the deadline if there is one."""
+        with _bounded(deadline):
+            return self.request("GET", path)
 
-    def _list(self, path: str, params: Optional[Dict[str, Any]] = None) -> List[JSON]:
-        """Every object of a list endpoint, oldest first, across pages."""
+    def _list(self, path: str, params: Optional[Dict[str, Any]] = None, deadline: Optional[float] = None) -> List[JSON]:
+        """Every object of a list endpoint, oldest first, across pages; all of
+        them by the deadline if there is one."""
         query = dict(params or {}, order="asc", limit=100)
         found: List[JSON] = []
         while True:
-            page = self.request("GET", path, params=query)
+            with _bounded(deadline):
+                page = self.request("GET", path, params=query)
             data = page.get("data")
             if type(data) is not list or (data and (type(data[-1]) is not dict or type(data[-1].get("id")) is not str)):
                 shown = _preview(json.dumps(page), redact=self._redact)
@@ -2773,9 +2906,10 @@ class Client:
             query["after"] = data[-1]["id"]
 
     def _post_quietly(self, path: str) -> None:
-        """POST with no body, once, within the cancel timeout (cancelling);
-        the answer is discarded, a failure raises."""
-        self._send("POST", path, None, None, stream=False, timeout=_CANCEL_TIMEOUT, retries=0).close()
+        """POST with no body, once, all of it within the cancel timeout
+        (cancelling); the answer is discarded, a failure raises."""
+        with _bounded(time.monotonic() + _CANCEL_TIMEOUT):
+            self._send("POST", path, None, None, stream=False, retries=0).close()
 
     # -- HTTP --------------------------------------------------------------
 
@@ -2852,16 +2986,27 @@ class Client:
             error: AssistantStreamError
             wait = None
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    data=None if body is None else _json_body(body),
-                    params=query or None,
-                    headers=self._headers(stream, body is not None),
-                    timeout=self.timeout if timeout is None else timeout,
-                    stream=True,
-                    allow_redirects=False,
-                )
+                if _DEADLINE.get() is None:
+                    response = self.session.request(
+                        method,
+                        url,
+                        data=None if body is None else _json_body(body),
+                        params=query or None,
+                        headers=self._headers(stream, body is not None),
+                        timeout=self.timeout if timeout is None else timeout,
+                        stream=True,
+                        allow_redirects=False,
+                    )
+                else:
+                    response = self._send_bounded(
+                        requests.Request(
+                            method,
+                            url,
+                            data=None if body is None else _json_body(body),
+                            params=query or None,
+                            headers=self._headers(stream, body is not None),
+                        )
+                    )
             except requests.exceptions.ConnectTimeout as exc:
                 error = self._redacted(APITimeoutError("%s %s timed out connecting: %s" % (method, url, exc)))
             except requests.exceptions.Timeout as exc:  # the request went out: not retried
@@ -2887,6 +3032,25 @@ class Client:
             _log.debug("retrying %s %s in %.2f s (%s)", method, url, wait, error)
             time.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_bounded(self, request: requests.Request) -> requests.Response:
+        """Send a request as the session would, through an adapter whose
+        sockets hold every read and write to the deadline in force (the
+        session's own adapter, if it mounted one of its own kind)."""
+        left = _DEADLINE.get() - time.monotonic()  # type: ignore[operator]
+        if left <= 0:
+            raise requests.exceptions.ReadTimeout("the deadline passed before the request was sent")
+        prepared = self.session.prepare_request(request)
+        settings: Dict[str, Any] = dict(self.session.merge_environment_settings(prepared.url, {}, True, None, None))
+        del settings["stream"]  # what remains is the session's own: proxies, TLS verification, client certificate
+        adapter = self.session.get_adapter(prepared.url or "")
+        if type(adapter) is requests.adapters.HTTPAdapter:
+            if self._bounded_adapter is None:
+                self._bounded_adapter = _BoundedAdapter()
+            adapter = self._bounded_adapter
+        connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout, self.timeout)
+        timeout = (min(connect or left, left), min(read or left, left))
+        return adapter.send(prepared, stream=True, timeout=timeout, **settings)
 
     def _status_error(self, response: requests.Response, method: str, url: str) -> APIStatusError:
         text = self._redact(_read_and_discard(response).decode("utf-8", "replace"))

@@ -216,6 +216,7 @@ class FakeTransport(assistant_stream.Client):
         self.streams: Dict[str, List[bytes]] = {}
         self.answers: Dict[str, List[Any]] = {}
         self.requests: List[Tuple[str, str, Any]] = []
+        self.deadlines: List[Any] = []  # of each GET
         self.opened: List[assistant_stream._Body] = []
 
     def stream(self, path: str, *bodies: bytes) -> "FakeTransport":
@@ -237,12 +238,14 @@ class FakeTransport(assistant_stream.Client):
         self.opened.append(opened)
         return opened
 
-    def _get(self, path: str) -> Dict[str, Any]:
+    def _get(self, path: str, deadline: Any = None) -> Dict[str, Any]:
         self.requests.append(("GET", path, None))
+        self.deadlines.append(deadline)
         return self._next(self.answers, "GET", path)  # type: ignore[no-any-return]
 
-    def _list(self, path: str, params: Any = None) -> List[Dict[str, Any]]:
+    def _list(self, path: str, params: Any = None, deadline: Any = None) -> List[Dict[str, Any]]:
         self.requests.append(("GET", path, params))
+        self.deadlines.append(deadline)
         return self._next(self.answers, "GET", path)  # type: ignore[no-any-return]
 
     def _post_quietly(self, path: str) -> None:

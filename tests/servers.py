@@ -282,3 +282,16 @@ def event_stream(body: bytes, keep_alive: bool = False) -> Any:
         return keep_alive
 
     return answer
+
+
+def drip(answer: bytes, pause: float) -> Any:
+    """An answer sent one byte at a time, ``pause`` seconds apart: each read
+    gets a byte well within any read timeout, and the whole takes ages."""
+
+    def send(conn: socket.socket, request: bytes) -> bool:
+        for byte in answer:
+            conn.sendall(bytes((byte,)))
+            time.sleep(pause)
+        return False
+
+    return send

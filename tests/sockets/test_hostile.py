@@ -233,3 +233,392 @@ def test_a_pooled_connection_the_server_closed_is_not_used_again():
         for _ in range(2):
             assert client.stream_run("thread_1", assistant_id="asst_1").until_done()["status"] == "completed"
         assert server.paths() == ["/v1/threads/thread_1/runs"] * 2  # each sent once
+
+
+# -- 3. no tool runs twice, even when a round lists a call twice -------------------------------------
+
+
+def twice(first, second):
+    run = dict(RUN, status="requires_action")
+    run["required_action"] = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [first, second]}}
+    return sse("thread.run.requires_action", run) + sse("done", "[DONE]")
+
+
+CALL_1 = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'}}
+
+
+@pytest.mark.parametrize(
+    "second, outcome", [(CALL_1, "once"), (dict(CALL_1, function={"name": "get_weather", "arguments": "{}"}), "refused")]
+)
+def test_a_call_listed_twice_in_one_round(second, outcome):
+    ran = []
+    handlers = assistant_stream.Handlers()
+    handlers.tool(lambda **arguments: ran.append(arguments) or "sunny", name="get_weather")
+    done = sse("thread.run.completed", dict(RUN, status="completed")) + sse("done", "[DONE]")
+    routes = {"/runs": servers.event_stream(twice(CALL_1, second)), "/submit_tool_outputs": servers.event_stream(done)}
+    with servers.RoutedServer(routes) as server:
+        stream = client_of(server).stream_run("thread_1", assistant_id="asst_1", handlers=handlers)
+        if outcome == "once":
+            assert stream.until_done()["status"] == "completed"
+            body = server.requests[1].split(b"\r\n\r\n", 1)[1]
+            assert ran == [{"city": "Rome"}] and body.count(b"call_1") == 1
+        else:
+            with pytest.raises(assistant_stream.ProtocolError, match="call_1 is listed twice, differently"):
+                stream.until_done()
+            assert ran == [] and len(server.requests) == 1
+
+
+# -- 4. wrong-typed fields are ProtocolErrors, and close() always closes --------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        sse("thread.run.created", dict(RUN, status=["queued"])),
+        sse("thread.run.created", dict(RUN, status={"state": "queued"})),
+        twice(dict(CALL_1, function={"name": ["get_weather"], "arguments": "{}"}), CALL_1),
+        sse("thread.run.step.created", {"id": "step_1", "status": ["x"]}),
+        sse("thread.message.completed", {"id": "msg_1", "status": {"done": True}}),
+    ],
+    ids=["status a list", "status an object", "name a list", "step status a list", "message status an object"],
+)
+@pytest.mark.parametrize("cancel", [False, True], ids=["", "cancel_on_interrupt"])
+def test_wrong_typed_fields_are_protocol_errors_and_the_connection_closes(body, cancel):
+    handlers = assistant_stream.Handlers()
+    handlers.tool(lambda **arguments: "sunny", name="get_weather")
+    with ScriptedServer([body], end="hold") as server:
+        stream = client_of(server).stream_run("thread_1", assistant_id="asst_1", handlers=handlers, cancel_on_interrupt=cancel)
+        with pytest.raises(assistant_stream.ProtocolError, match="malformed"):
+            stream.until_done()
+        stream.close()  # again: never raises
+        assert server.wait_closed().client_closed and stream.closed
+
+
+@pytest.mark.parametrize(
+    "polled",
+    [
+        {"id": "run_1", "thread_id": "thread_1", "status": ["completed"]},
+        {"id": "run_1", "thread_id": "thread_1", "status": "completed", "x": 1},
+    ],
+    ids=["status a list", "steps not a list"],
+)
+def test_recovery_answers_of_the_wrong_shape_are_protocol_errors(polled):
+    import json
+
+    def answer_json(payload):
+        def answer(conn, request):
+            data = json.dumps(payload).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data))
+            return True
+
+        return answer
+
+    steps = {"data": [{"id": "step_1", "status": ["completed"]}], "has_more": False}
+    routes = {
+        "/runs": servers.event_stream(sse("thread.run.in_progress", RUN)),
+        "/runs/run_1": answer_json(polled),
+        "/steps": answer_json(steps),
+        "/messages": answer_json({"data": [], "has_more": False}),
+    }
+    with servers.RoutedServer(routes) as server:
+        stream = client_of(server).stream_run("thread_1", assistant_id="asst_1", recover=True)
+        with pytest.raises(assistant_stream.ProtocolError, match="malformed"):
+            stream.until_done()
+    assert stream.closed
+
+
+def test_an_error_body_nested_deep_is_still_a_bad_request():
+    deep = b"[" * 50000 + b"]" * 50000
+
+    def answer(conn, request):
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(deep), deep))
+        return True
+
+    with servers.RoutedServer({"/runs": answer}) as server:
+        with pytest.raises(assistant_stream.BadRequestError) as info:
+            client_of(server).stream_run("thread_1", assistant_id="asst_1")
+    assert info.value.status_code == 400 and type(info.value.body) is str
+
+
+# -- 8. a finished object that leaves a field out keeps what was streamed --------------------------------
+
+
+def test_finished_objects_keep_what_they_leave_out():
+    from conftest import event, response
+
+    text = {"index": 0, "type": "text", "text": {"value": "Hello world"}}
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    run_body = b"".join(
+        [
+            sse("thread.message.delta", {"id": "msg_1", "delta": {"content": [text]}}),
+            sse("thread.message.completed", {"id": "msg_1", "object": "thread.message", "status": "completed"}),  # no content
+            sse("thread.run.step.delta", {"id": "step_1", "delta": {"step_details": {"type": "tool_calls", "tool_calls": [call]}}}),
+            sse("thread.run.step.completed", {"id": "step_1", "status": "completed", "step_details": None}),
+            sse("thread.run.completed", dict(RUN, status="completed")),
+        ]
+    )
+    handlers = assistant_stream.Handlers()
+    seen = []
+    handlers.on("*", seen.append)
+    stream = assistant_stream.replay(run_body, handlers)
+    stream.until_done()
+    assert stream.text == "Hello world" and stream.final_messages()[0]["status"] == "completed"
+    assert [e.text for e in seen if e.name == "text.done"] == ["Hello world"]
+    assert [e.data.get("id") for e in seen if e.name == "tool_call.done"] == ["call_1"]
+    assert stream.final_run_steps()[0]["step_details"]["tool_calls"][0]["id"] == "call_1"
+
+    item = {"id": "msg_1", "type": "message", "role": "assistant", "status": "in_progress", "content": []}
+    response_body = b"".join(
+        [
+            event("response.created", response=response()),
+            event("response.output_item.added", output_index=0, item=item),
+            event("response.output_text.delta", item_id="msg_1", output_index=0, content_index=0, delta="Hello"),
+            event("response.output_item.done", output_index=0, item={"id": "msg_1", "type": "message", "status": "completed"}),
+            event("response.completed", response={"id": "resp_1", "status": "completed"}),  # no output, no object
+        ]
+    )
+    stream = assistant_stream.replay(response_body)
+    final = stream.until_done()
+    assert stream.text == "Hello" and final["output"][0]["content"][0]["text"] == "Hello"
+    assert final["object"] == "response" and final["output"][0]["status"] == "completed"
+
+
+# -- 9. no credential, and no fragment of one, anywhere -----------------------------------------------
+
+
+def test_every_token_a_key_callable_returned_is_redacted(tmp_path):
+    tokens = ["entra-token-%02d-0123456789abcdef" % n for n in range(20)]
+    issued = iter(tokens)
+    echo = b"".join(sse("vendor.echo", {"said": token}) for token in tokens[:18])  # a server that echoes old tokens
+    with ScriptedServer([echo + b'event: thread.run.created\ndata: {"oops ' + tokens[0].encode() + b"\n\n"]) as server:
+        client = assistant_stream.Client(api_key=lambda: next(issued), base_url=server.url, max_retries=0)
+        for _ in range(17):
+            client._headers(stream=True)  # 17 requests, 17 tokens
+        path = tmp_path / "echo.sse"
+        stream = client.stream_run("thread_1", assistant_id="asst_1", record=str(path))
+        with pytest.raises(assistant_stream.ProtocolError) as info:
+            stream.until_done()
+    recorded = path.read_bytes().decode()
+    for token in tokens[2:18]:  # the last 16 used: kept in mind, bounded
+        assert token not in recorded and token not in str(info.value)
+    assert recorded.count("<api key>") >= 16
+
+
+@pytest.mark.parametrize("at", range(0, 230, 7))
+def test_a_preview_never_cuts_a_key_in_two(at):
+    # A 200-character preview of a server's answer: the key is redacted
+    # first, wherever the cut falls.
+    key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
+    body = "x" * at + key + "y" * 300
+    with ScriptedServer([body.encode()], headers={"Content-Type": "text/html"}) as server:
+        client = assistant_stream.Client(api_key=key, base_url=server.url, max_retries=0)
+        with pytest.raises(assistant_stream.ProtocolError) as info:
+            client.stream_run("thread_1", assistant_id="asst_1")
+    message = str(info.value)
+    assert not any(key[:n] in message for n in range(8, len(key) + 1)), message
+
+
+def test_secret_query_parameters_request_ids_and_retry_lines_are_redacted(caplog, monkeypatch):
+    caplog.set_level("DEBUG", logger="assistant_stream")
+    monkeypatch.setattr(assistant_stream.time, "sleep", lambda seconds: None)
+    key = "sas-signature-0123456789abcdef+/="
+
+    def echo(conn, request):
+        conn.sendall(b"HTTP/1.1 503 Busy\r\nx-request-id: req-" + API_KEY.encode() + b"\r\nContent-Length: 2\r\n\r\n{}")
+        return True
+
+    with servers.RoutedServer({"/runs": echo}) as server:
+        client = assistant_stream.Client(api_key=API_KEY, base_url=server.url, max_retries=1, default_query={"sig": key})
+        with pytest.raises(assistant_stream.InternalServerError) as info:
+            client.stream_run("thread_1", assistant_id="asst_1")
+    assert info.value.request_id == "req-<api key>" and API_KEY not in str(info.value)
+    assert API_KEY not in caplog.text and "retrying POST" in caplog.text
+    refused = assistant_stream.Client(api_key=API_KEY, base_url="http://127.0.0.1:9/v1", max_retries=0, default_query={"sig": key})
+    with pytest.raises(assistant_stream.APIConnectionError) as info:
+        refused.stream_run("thread_1", assistant_id="asst_1")
+    shown = str(info.value) + caplog.text
+    for form in (key, "sas-signature-0123456789abcdef%2B%2F%3D", "sas-signature-0123456789abcdef%2B/%3D"):
+        assert form not in shown
+
+
+# -- 11. nothing grows without bound ----------------------------------------------------------------------
+
+
+def test_a_shared_table_caches_a_bounded_number_of_unknown_names():
+    handlers = assistant_stream.Handlers()
+    seen = []
+    handlers.on("*", seen.append)
+    body = b"".join(sse("vendor.name_%d" % n, {}) for n in range(5000)) + sse("thread.run.completed", dict(RUN, status="completed"))
+    assistant_stream.replay(body, handlers).until_done()
+    assert len(seen) == 5002  # every event still reaches '*'
+    assert len([name for name in handlers._cache() if name.startswith("vendor.")]) <= assistant_stream._UNKNOWN_NAMES
+
+
+# -- 12. linear cost, whatever the order of the indexes ---------------------------------------------------
+
+
+class Counted(list):
+    """A list that counts how many of its entries were looked at."""
+
+    looks = 0
+
+    def __getitem__(self, index):
+        Counted.looks += 1
+        return super().__getitem__(index)
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending", "shuffled"])
+def test_parts_are_found_in_log_time_whatever_their_order(order):
+    import random
+
+    indexes = list(range(2000))
+    if order == "descending":
+        indexes.reverse()
+    elif order == "shuffled":
+        random.Random(3).shuffle(indexes)
+    entries = Counted()
+    Counted.looks = 0
+    for index in indexes * 2:  # each part created, then a second delta for it
+        assistant_stream._merge_entry(entries, {"index": index, "type": "text", "text": {"value": "x"}})
+    assert [entry["index"] for entry in entries] == list(range(2000))  # in index order, as the API numbers them
+    assert Counted.looks <= 4000 * 13  # log2(2000) < 11, and a look at the usual place: never 2000 per delta
+
+
+# -- 13. command-line exit codes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "inf", "nan"])
+def test_a_timeout_that_is_not_seconds_is_misuse(timeout, capsys):
+    with pytest.raises(SystemExit) as info:
+        assistant_stream.main(["run", "--assistant", "asst_1", "--timeout", timeout])
+    assert info.value.code == 2 and "not a number above zero" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), (5, float("inf")), 0, -1, (5,), "10", (5, float("nan"))])
+def test_a_client_timeout_that_is_not_seconds_is_a_value_error(timeout):
+    with pytest.raises(ValueError, match="timeout must be seconds above zero"):
+        assistant_stream.Client(api_key=API_KEY, base_url="http://127.0.0.1:9/v1", timeout=timeout)
+
+
+def test_replayed_text_with_a_lone_surrogate_prints(tmp_path, capsys):
+    path = tmp_path / "surrogate.sse"
+    delta = {"id": "msg_1", "delta": {"content": [{"index": 0, "type": "text", "text": {"value": "half \ud83d a pair"}}]}}
+    path.write_bytes(sse("thread.message.delta", delta) + sse("thread.run.completed", dict(RUN, status="completed")))
+    assert assistant_stream.main(["replay", str(path)]) == 0
+    assert capsys.readouterr().out == "half ? a pair\n"
+
+
+# -- 14. misuse is refused before anything is sent -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "misuse, error, message",
+    [
+        ({"handlers": {"text.delta": print}}, TypeError, "handlers must be an assistant_stream.Handlers"),
+        ({"record": "/nonexistent/dir/run.sse"}, OSError, "No such file"),
+        ({"metadata": {"when": object()}}, TypeError, "metadata=.* cannot be sent"),
+        ({"temperature": float("nan")}, TypeError, "temperature=nan cannot be sent"),
+        ({"event_handler": object()}, TypeError, "use handlers|pass handlers="),
+    ],
+    ids=["handlers", "record", "not JSON", "NaN", "event_handler"],
+)
+def test_misuse_sends_nothing(misuse, error, message):
+    with servers.RoutedServer({"/runs": servers.close}) as server:
+        client = client_of(server)
+        for call in (
+            lambda: client.stream_run("thread_1", assistant_id="asst_1", **misuse),
+            lambda: client.stream_response(model="m", input="x", **misuse),
+        ):
+            with pytest.raises(error, match=message):
+                call()
+        assert server.connections == 0
+
+
+# -- 6. close() from another thread while a tool runs ------------------------------------------------------------
+
+
+def test_close_from_another_thread_while_a_tool_runs_sends_nothing_more():
+    import threading
+
+    running, closed = threading.Event(), threading.Event()
+    handlers = assistant_stream.Handlers()
+
+    @handlers.tool
+    def get_weather(city):
+        running.set()
+        assert closed.wait(5)
+        return "sunny"
+
+    body = sse("thread.run.requires_action", REQUIRES) + sse("done", "[DONE]")
+    with servers.RoutedServer({"/runs": servers.event_stream(body), "/submit_tool_outputs": servers.close}) as server:
+        stream = client_of(server).stream_run("thread_1", assistant_id="asst_1", handlers=handlers)
+        closer = threading.Thread(target=lambda: (running.wait(5), stream.close(), closed.set()))
+        closer.start()
+        assert stream.until_done()["status"] == "requires_action"  # as received: nothing went on
+        closer.join(5)
+        assert stream.closed and not stream.finished
+        assert server.paths() == ["/v1/threads/thread_1/runs"]  # the outputs were never sent
+
+
+# -- 7. every wait is bounded by the deadline it claims: a total, not a silence ----------------------------
+
+
+def test_the_cancel_timeout_is_ten_seconds():
+    assert assistant_stream._CANCEL_TIMEOUT == 10.0  # as the README says
+
+
+def test_a_cancel_that_drips_its_answer_ends_at_the_cancel_timeout(monkeypatch):
+    import time
+
+    monkeypatch.setattr(assistant_stream, "_CANCEL_TIMEOUT", 1.0)
+    slow = servers.drip(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: " + b"x" * 200 + b"\r\n\r\n{}", 0.1)
+    routes = {"/runs": servers.event_stream(sse("thread.run.in_progress", RUN) * 2, keep_alive=True), "/cancel": slow}
+    with servers.RoutedServer(routes) as server:
+        stream = client_of(server, timeout=(5, 5)).stream_run("thread_1", assistant_id="asst_1", cancel_on_interrupt=True)
+        for _ in stream:
+            started = time.monotonic()
+            break  # leaving early: cancel, whose answer would take 20 s to drip
+        took = time.monotonic() - started
+    assert server.paths()[-1] == "/v1/threads/thread_1/runs/run_1/cancel"
+    assert took < 2.5 and stream.closed
+
+
+def test_recovery_ends_at_its_deadline_however_slowly_an_answer_drips():
+    import time
+
+    polled = b'{"id": "run_1", "thread_id": "thread_1", "status": "completed"}'
+    slow = servers.drip(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(polled), polled), 0.1)
+    routes = {"/runs": servers.event_stream(sse("thread.run.in_progress", RUN)), "/runs/run_1": slow}
+    with servers.RoutedServer(routes) as server:
+        stream = client_of(server, timeout=(5, 5)).stream_run("thread_1", assistant_id="asst_1", recover=1.0)
+        started = time.monotonic()
+        with pytest.raises(assistant_stream.APITimeoutError) as info:
+            stream.until_done()
+        took = time.monotonic() - started
+    assert isinstance(info.value.__cause__, assistant_stream.IncompleteStreamError)  # the cut it tried to recover from
+    assert took < 2.5 and stream.closed  # not the 13 s the answer would take
+
+
+def test_close_from_another_thread_stops_recovery():
+    import threading
+    import time
+
+    still = b'{"id": "run_1", "thread_id": "thread_1", "status": "in_progress"}'
+
+    def in_progress(conn, request):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(still), still))
+        return True
+
+    routes = {"/runs": servers.event_stream(sse("thread.run.in_progress", RUN)), "/runs/run_1": in_progress}
+    with servers.RoutedServer(routes) as server:
+        stream = client_of(server).stream_run("thread_1", assistant_id="asst_1", recover=60)
+        closer = threading.Timer(1.0, stream.close)
+        closer.start()
+        started = time.monotonic()
+        with pytest.raises(assistant_stream.IncompleteStreamError, match="closed while it was being recovered"):
+            stream.until_done()
+        took = time.monotonic() - started
+        polls = server.paths().count("/v1/threads/thread_1/runs/run_1")
+        time.sleep(0.6)
+        assert server.paths().count("/v1/threads/thread_1/runs/run_1") == polls  # no poll after close()
+    assert 0.9 < took < 1.6

@@ -78,6 +78,16 @@ def test_tls_verification_is_never_turned_off_by_the_library(monkeypatch):
     with pytest.raises(assistant_stream.APIConnectionError):
         client.request("GET", "/threads/t")
     assert "verify" not in sent[0] and "cert" not in sent[0]  # the session's setting, True, applies
+    # A request with a deadline (a cancel, a poll) goes through the library's adapter: the session's setting too.
+    bounded = []
+    monkeypatch.setattr(
+        assistant_stream._BoundedAdapter,
+        "send",
+        lambda self, request, **kwargs: bounded.append(kwargs) or (_ for _ in ()).throw(requests.exceptions.ConnectionError("no")),
+    )
+    with pytest.raises(assistant_stream.APIConnectionError):
+        client._get("/threads/t", deadline=assistant_stream.time.monotonic() + 5)
+    assert bounded[0]["verify"] not in (False, None) and bounded[0]["cert"] is None  # True, or the CA bundle the environment names
     source = (ROOT / "assistant_stream.py").read_text()
     assert "verify=" not in source and "CERT_NONE" not in source and "_create_unverified_context" not in source
 

@@ -15,6 +15,10 @@ REQUIRES = dict(
 FUNCTION = {"id": "fc_1", "type": "function_call", "status": "completed", "call_id": "call_1", "name": "get_weather", "arguments": "{}"}
 
 
+def within(seconds, closed=lambda: False):
+    return assistant_stream._Deadline(seconds, assistant_stream.time.monotonic() + seconds, closed)
+
+
 def run_at(run):
     dialect = _RunDialect()
     feed(dialect.acc, sse("thread.run." + run["status"], run))
@@ -177,7 +181,7 @@ def test_run_recovery_polls_then_gives_what_finished_and_the_final_run(monkeypat
     fake.answer("/threads/thread_1/messages", [message])
     feed(dialect.acc, sse("thread.run.step.completed", seen_done))
     cut = assistant_stream.IncompleteStreamError("cut")
-    assert dialect.recover(fake, 10, cut) == [
+    assert dialect.recover(fake, within(10), cut) == [
         ("thread.run.step.completed", step),
         ("thread.message.completed", message),
         ("thread.run.completed", dict(RUN, status="completed")),
@@ -191,7 +195,7 @@ def test_response_recovery_gives_items_not_seen_done_and_the_final_response():
     feed(dialect.acc, event("response.output_item.added", output_index=1, item={"id": "msg_1", "type": "message"}))
     polled = response("cancelled", [{"id": "rs_1", "type": "reasoning"}, {"id": "msg_1", "type": "message"}, {"id": "x"}])
     fake = FakeTransport().answer("/responses/resp_1", polled)
-    pairs = dialect.recover(fake, 10, assistant_stream.IncompleteStreamError("cut"))
+    pairs = dialect.recover(fake, within(10), assistant_stream.IncompleteStreamError("cut"))
     assert [(name, data.get("output_index")) for name, data in pairs] == [
         ("response.output_item.done", 1),
         ("response.output_item.done", 2),
@@ -206,7 +210,7 @@ def test_recovery_gives_up_at_its_deadline(monkeypatch):
     fake = FakeTransport().answer("/responses/resp_1", *[response("in_progress")] * 10)
     cut = assistant_stream.IncompleteStreamError("cut")
     with pytest.raises(assistant_stream.IncompleteStreamError, match="still 'in_progress' after 0.6 s of polling") as info:
-        dialect.recover(fake, 0.6, cut)
+        dialect.recover(fake, within(0.6), cut)
     assert info.value.__cause__ is cut
 
 
@@ -236,3 +240,14 @@ def test_what_can_be_polled():
 )
 def test_what_is_cancelled(make, interrupted, path):
     assert make().cancel_path(interrupted) == path
+
+
+def test_recovery_stops_polling_once_the_stream_is_closed(monkeypatch):
+    monkeypatch.setattr(assistant_stream.time, "sleep", lambda seconds: None)
+    closed = []
+    dialect = response_at("in_progress")
+    fake = FakeTransport().answer("/responses/resp_1", response("in_progress"), response("in_progress"), response("completed"))
+    fake._get = lambda path, deadline=None, get=fake._get: closed.append(True) or get(path, deadline)  # closed elsewhere at once
+    with pytest.raises(assistant_stream.IncompleteStreamError, match="closed while it was being recovered"):
+        dialect.recover(fake, within(10, closed=lambda: bool(closed)), assistant_stream.IncompleteStreamError("cut"))
+    assert len(closed) == 1 and all(type(deadline) is float for deadline in fake.deadlines)
