@@ -265,6 +265,7 @@ _MAX_EVENT_BYTES = 16 * 1024 * 1024  # one event, as received
 _MAX_EVENT_LINES = 1000  # sseclient-py's cost grows with lines x bytes
 _RECOVER_SECONDS = 300.0  # recover=True polls for at most this long
 _CANCEL_TIMEOUT = 10.0  # cancel_on_interrupt's request gives up after this
+_STOP_GRACE = 2.0  # once a run stopped, a silence this long ends its body
 _RETRY_STATUSES = frozenset((408, 409, 429))  # and every 5xx
 _RETRY_AFTER_LIMIT = 60.0  # longer Retry-After values are not honoured
 
@@ -612,6 +613,18 @@ class _Body:
     def __init__(self, chunks: Iterable[bytes], response: Optional[requests.Response] = None):
         self.chunks = chunks
         self.response = response
+
+    def grace(self, seconds: float) -> None:
+        """From now on, a silence of ``seconds`` ends the body (as a read
+        timeout): what it is about has stopped, and a server may hold the
+        connection open without a last word."""
+        sock = getattr(getattr(getattr(self.response, "raw", None), "connection", None), "sock", None)
+        if sock is not None:
+            try:
+                timeout = sock.gettimeout()
+                sock.settimeout(seconds if timeout is None else min(timeout, seconds))
+            except OSError as exc:  # closed meanwhile
+                _log.debug("no grace for a closed socket: %r", exc)
 
     def close(self) -> None:
         """Close the connection (and the reader); never raises."""
@@ -1687,6 +1700,7 @@ class _Dialect:
     accumulator: Type[_Accumulator] = _Accumulator
     events: FrozenSet[str] = frozenset()  # the names of its API's events, which callbacks may register
     ends: Tuple[str, ...] = ()  # events after which a body carries nothing more (as after "done")
+    settles: Tuple[str, ...] = ()  # events that may stop what the stream is about: then a silence ends the body
     went_on = ""  # the words for what follows sent tool outputs: "run went on"
     last_word = ""  # and for the end of a body: "'done'"
 
@@ -1769,6 +1783,7 @@ class _RunDialect(_Dialect):
 
     kind = "run"
     events = frozenset(_THREAD_EVENTS + _RUN_EVENTS + _STEP_EVENTS + _MESSAGE_EVENTS + _SHARED_EVENTS)
+    settles = _RUN_EVENTS
     went_on = "run went on"
     last_word = "'done'"
 
@@ -2252,6 +2267,8 @@ class Stream:
         self._dialect = dialect
         self._acc = dialect.acc
         routes: Dict[str, Route] = dict(dialect.acc.routes)
+        for name in dialect.settles:
+            routes[name] = self._settling
         for name in dialect.ends:
             routes[name] = self._last
         self._routes = routes if self._settled else {}
@@ -2332,6 +2349,15 @@ class Stream:
         """The route of an event after which its body carries nothing more."""
         emissions = self._acc.routes[name](name, data)
         self._said_last_word()
+        return emissions
+
+    def _settling(self, name: str, data: JSON) -> List[Emission]:
+        """The route of an event that may stop what the stream is about: if it
+        did, a body that then stays silent for ``_STOP_GRACE`` seconds has
+        ended, though the server holds it open without its last word."""
+        emissions = self._acc.routes[name](name, data)
+        if self._dialect.ended(said_done=False):
+            self._body.grace(_STOP_GRACE)
         return emissions
 
     def _said_last_word(self) -> None:

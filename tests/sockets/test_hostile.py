@@ -622,3 +622,36 @@ def test_close_from_another_thread_stops_recovery():
         time.sleep(0.6)
         assert server.paths().count("/v1/threads/thread_1/runs/run_1") == polls  # no poll after close()
     assert 0.9 < took < 1.6
+
+
+# -- 15. a run that stopped does not wait out the read timeout ----------------------------------------------
+
+
+def test_the_grace_after_a_run_stopped_is_two_seconds():
+    assert assistant_stream._STOP_GRACE == 2.0  # as the README says
+
+
+@pytest.mark.parametrize("status", ["completed", "failed", "requires_action"])
+def test_a_stopped_run_held_open_without_done_ends_after_the_grace(status):
+    import time
+
+    handlers = assistant_stream.Handlers()
+    seen = []
+    handlers.on("*", seen.append)
+    with ScriptedServer(
+        [sse("thread.run.in_progress", RUN), sse("thread.run." + status, dict(RUN, status=status))], end="hold", wait_timeout=20
+    ) as server:
+        stream = client_of(server, timeout=(5, 30)).stream_run("thread_1", assistant_id="asst_1", handlers=handlers)
+        started = time.monotonic()
+        assert stream.until_done()["status"] == status
+        took = time.monotonic() - started
+        assert server.wait_closed().client_closed
+    assert 1.5 < took < 4 and stream.finished  # the grace, not the 30 s read timeout
+    assert [e.name for e in seen][-2:] == ["thread.run." + status, "end"]
+
+
+def test_a_running_run_still_waits_the_read_timeout():
+    with ScriptedServer([sse("thread.run.in_progress", RUN)], end="hold", wait_timeout=10) as server:
+        stream = client_of(server, timeout=(5, 3)).stream_run("thread_1", assistant_id="asst_1")
+        with pytest.raises(assistant_stream.APITimeoutError, match="in status 'in_progress'"):
+            stream.until_done()
