@@ -481,6 +481,8 @@ class _Framer:
         limit = self.max_bytes
         after_cr = False
         for chunk in _without_bom(iter(chunks)):
+            if not chunk:
+                continue  # nothing: and it must not part a CR from its LF
             if after_cr and chunk[:1] == b"\n":
                 chunk = chunk[1:]  # the LF of a CRLF split across chunks
             if b"\r" in chunk:
@@ -610,9 +612,9 @@ class _Body:
 
     __slots__ = ("chunks", "response")
 
-    def __init__(self, chunks: Iterable[bytes], response: Optional[requests.Response] = None):
+    def __init__(self, chunks: Iterable[bytes], response: Any = None):
         self.chunks = chunks
-        self.response = response
+        self.response = response  # a requests.Response; or, replayed, what holds the file
 
     def grace(self, seconds: float) -> None:
         """From now on, a silence of ``seconds`` ends the body (as a read
@@ -628,9 +630,11 @@ class _Body:
 
     def close(self) -> None:
         """Close the connection (and the reader); never raises."""
-        if self.response is not None:
+        if isinstance(self.response, requests.Response):
             _close_response(self.response)
-            self.response = None  # it holds the connection pool
+        elif self.response is not None:
+            self.response.close()  # a recording's sections
+        self.response = None  # it holds the connection pool
         try:
             getattr(self.chunks, "close", lambda: None)()  # the reader, or a replayed file
         except Exception as exc:  # closing must never raise
@@ -782,8 +786,20 @@ class _Recording:
         self.file: IO[bytes] = open(target, "wb") if isinstance(target, (str, os.PathLike)) else target
         self.secrets = secrets
         self.held = b""
+        self.line_start = True  # the bytes so far end a line (or there are none)
+
+    def mark(self, following: str, events: Iterable[Tuple[str, Any]] = ()) -> None:
+        """A marker line: what follows is a ``continuation`` (the body that
+        came after tool outputs) or what a recovery fetched (``recovered``,
+        with its ``events``).  ``replay()`` reads a recording body by body."""
+        data = b"" if self.line_start else b"\n"
+        data += _MARK + following.encode() + b"\n"
+        data += b"".join(("event: %s\ndata: %s\n\n" % (name, json.dumps(payload))).encode() for name, payload in events)
+        self.write(data)
 
     def write(self, chunk: bytes) -> None:
+        if chunk:
+            self.line_start = chunk.endswith(b"\n")
         if self.secrets is None:
             self.file.write(chunk)
             return
@@ -804,6 +820,70 @@ class _Recording:
             self.file.flush()
             if self.owned:
                 self.file.close()
+        except Exception as exc:  # closing must never raise
+            _log.debug("closing the recording failed: %r", exc)
+
+
+_MARK = b": assistant-stream "  # at a line start, in a recording: a comment line to SSE readers
+
+
+class _Sections:
+    """A recording, read body by body, as ``record=`` marks them: the first
+    body; after a ``continuation`` marker, the body that followed tool
+    outputs; after a ``recovered`` marker, the events recovery fetched.
+    ``section()`` gives the next one's chunks; then ``following`` says what
+    comes after it (None at the end)."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self.chunks = iter(chunks)
+        self.held = b""
+        self.line_start = True  # the held bytes begin a line
+        self.following: Optional[str] = None
+
+    def section(self) -> Iterator[bytes]:
+        self.following = None
+        data, self.held = self.held, b""
+        while True:
+            if data:
+                emit, data, following = self._split(data)
+                if emit:
+                    yield emit
+                if following is not None:
+                    self.following, self.held = following, data
+                    return
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                if data:
+                    yield data
+                return
+            if not data and chunk[-1:] == b"\n" and _MARK not in chunk:
+                self.line_start = True
+                yield chunk  # the usual chunk: whole lines, and no marker
+                continue
+            data += chunk
+
+    def _split(self, data: bytes) -> Tuple[bytes, bytes, Optional[str]]:
+        """What to hand over now, what to hold, and what a whole marker line
+        (at a line start) says follows it, if there is one."""
+        at = data.find(_MARK)
+        while at > 0 and data[at - 1 : at] != b"\n" or at == 0 and not self.line_start:
+            at = data.find(_MARK, at + 1)
+        if at >= 0:
+            end = data.find(b"\n", at)
+            if end >= 0:
+                self.line_start = True
+                return data[:at], data[end + 1 :], data[at + len(_MARK) : end].decode("ascii", "replace")
+            keep = at if len(data) - at < 64 else len(data)  # a marker's line, unfinished (or no marker's)
+        else:
+            tail = data.rfind(b"\n") + 1  # the end of the data may begin a marker
+            keep = tail if tail < len(data) and _MARK.startswith(data[tail:]) else len(data)
+        if keep:
+            self.line_start = data[keep - 1 : keep] == b"\n"
+        return data[:keep], data[keep:], None
+
+    def close(self) -> None:
+        try:
+            getattr(self.chunks, "close", lambda: None)()  # a replayed file
         except Exception as exc:  # closing must never raise
             _log.debug("closing the recording failed: %r", exc)
 
@@ -2143,7 +2223,7 @@ class Stream:
 
     def __init__(
         self,
-        body: Union[_Body, Iterable[bytes]],
+        body: Union[_Body, _Sections, Iterable[bytes]],
         handlers: Optional[Handlers] = None,
         *,
         dialect: Optional[_Dialect] = None,
@@ -2153,6 +2233,9 @@ class Stream:
         cancel_on_interrupt: bool = False,
         recover: Union[bool, float] = False,
     ):
+        self._sections = body if isinstance(body, _Sections) else None  # a recording: body by body
+        if isinstance(body, _Sections):
+            body = _Body(body.section(), body)
         self._body = body if isinstance(body, _Body) else _Body(body)
         self._handlers = handlers if handlers is not None else Handlers()
         self._table = self._handlers._cache()  # one dict lookup per event, until the stream has callbacks of its own
@@ -2409,7 +2492,7 @@ class Stream:
             return
         if not self._dialect.ended(said_done):
             cut = self._incomplete(cut)
-            if not (self._recover_seconds and self._transport is not None and self._dialect.pollable()):
+            if not self._recoverable():
                 raise cut
             self._recover(cut)  # dispatches what the body would have carried
             self._phase = _STOPPED  # then finish, or run the tools, at the next step
@@ -2418,6 +2501,13 @@ class Stream:
             _log.debug("stream cut after the %s stopped: %s", self._dialect.kind, cut)
         if not self._tool_round() and not self._closed:
             self._finish()
+
+    def _recoverable(self) -> bool:
+        """Whether a body that ended too early can be recovered: live, by
+        polling (with ``recover``); a replay, if the live stream was."""
+        if self._sections is not None:
+            return self._sections.following == "recovered"
+        return bool(self._recover_seconds and self._transport is not None and self._dialect.pollable())
 
     def _incomplete(self, cut: Optional[AssistantStreamError]) -> AssistantStreamError:
         """The error for a body that ended too early, saying where."""
@@ -2450,10 +2540,16 @@ class Stream:
     def _tool_round(self) -> bool:
         """Run the tools the stop requires, send their outputs and read what
         follows; False if it requires none, or some call has no tool (the
-        stream then ends where it stopped)."""
-        if self._transport is None:
-            return False  # a replay never calls tools
+        stream then ends where it stopped).  A replay never calls tools: it
+        reads the body that followed them, if the live stream did."""
         dialect = self._dialect
+        if self._transport is None:
+            if self._sections is None or self._sections.following != "continuation":
+                return False
+            dialect.answer(dialect.required_calls())
+            self._read(_Body(self._sections.section(), self._sections))
+            self._acc.waiting = True
+            return True
         calls = dialect.required_calls()
         if not calls or any(call.name not in self._handlers.tools for call in calls):
             return False
@@ -2462,17 +2558,29 @@ class Stream:
         outputs = [self._handlers._output(call, self._redact) for call in calls]
         if self._closed:  # closed while the tools ran: nothing is sent
             return False
-        self._read(self._transport._open_stream(path, dialect.follow_up_body(calls, outputs)))
+        opened = self._transport._open_stream(path, dialect.follow_up_body(calls, outputs))
+        if self._record is not None:
+            self._record.mark("continuation")
+        self._read(opened)
         self._acc.waiting = True
         return True
 
     def _recover(self, cut: AssistantStreamError) -> None:
-        assert self._transport is not None
-        deadline = _Deadline(self._recover_seconds, time.monotonic() + self._recover_seconds, lambda: self._closed)
-        try:
-            events = self._dialect.recover(self._transport, deadline, cut)
-        except _MALFORMED as exc:
-            raise ProtocolError("a malformed answer while recovering: %r" % (exc,)) from exc
+        """Dispatch what the lost body would have carried: live, what polling
+        finds (written to the recording); a replay, what the live stream
+        dispatched."""
+        if self._sections is not None:
+            framer = _Framer(self._names, self._max_event_bytes)
+            events = list(_decode(framer, self._sections.section(), self._names, self._redact))
+        else:
+            assert self._transport is not None
+            deadline = _Deadline(self._recover_seconds, time.monotonic() + self._recover_seconds, lambda: self._closed)
+            try:
+                events = self._dialect.recover(self._transport, deadline, cut)
+            except _MALFORMED as exc:
+                raise ProtocolError("a malformed answer while recovering: %r" % (exc,)) from exc
+            if self._record is not None:
+                self._record.mark("recovered", events)
         self._recovered = True
         for name, data in events:
             self._dispatch(name, data)
@@ -3240,7 +3348,7 @@ def replay(
         chunks = _file_chunks(os.fspath(source))
     else:
         chunks = source
-    return Stream(chunks, handlers, max_event_bytes=max_event_bytes)
+    return Stream(_Sections(chunks), handlers, max_event_bytes=max_event_bytes)
 
 
 def _file_chunks(path: str) -> Iterator[bytes]:

@@ -52,7 +52,7 @@ def main() -> None:
     handlers.on("text.delta", lambda event: None)
 
     def dispatch_only() -> None:
-        stream = assistant_stream.replay([], handlers)
+        stream = assistant_stream.Stream([], handlers)
         stream._events = iter(pairs)  # the wire's output, already decoded
         stream.until_done()
 
@@ -61,7 +61,7 @@ def main() -> None:
         ("sseclient-py: fields of whole events", lambda: [None for _ in sseclient.SSEClient(iter(blocks)).events()]),
         ("JSON (the C scanner json.loads uses)", lambda: [scan(text, 0) and None for text in texts]),
         ("dispatch, accumulation, a no-op callback", dispatch_only),
-        ("the whole SDK (replay)", lambda: assistant_stream.replay(iter(chunks), handlers).until_done()),
+        ("the whole SDK (a body as a live stream reads it)", lambda: assistant_stream.Stream(iter(chunks), handlers).until_done()),
     ]
     print("µs per event, %d events, one per chunk:" % len(chunks))
     for name, run in stages:

@@ -655,3 +655,103 @@ def test_a_running_run_still_waits_the_read_timeout():
         stream = client_of(server, timeout=(5, 3)).stream_run("thread_1", assistant_id="asst_1")
         with pytest.raises(assistant_stream.APITimeoutError, match="in status 'in_progress'"):
             stream.until_done()
+
+
+# -- 10. a replay behaves exactly like the live stream it recorded --------------------------------------------
+
+
+def live_and_replayed(stream, path):
+    """Everything observable of a live stream and of the replay of its recording."""
+    from conftest import trace
+
+    live = trace(stream)
+    replayed_stream = assistant_stream.replay(path)
+    replayed = trace(replayed_stream)
+    return live, replayed, stream, replayed_stream
+
+
+def test_a_recording_of_rounds_cut_mid_event_with_boms_replays_as_it_ran(tmp_path):
+    handlers = assistant_stream.Handlers()
+    handlers.tool(lambda city: "sunny", name="get_weather")
+    done = sse("done", "[DONE]")
+    first = sse("thread.run.requires_action", REQUIRES) + done[: len(done) // 2]  # cut in the middle of its last word
+
+    def cut(conn, request):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n" + first)
+        return False
+
+    step = {"id": "step_1", "object": "thread.run.step", "status": "completed", "type": "tool_calls"}
+    then = b"\xef\xbb\xbf" + sse("thread.run.step.completed", step) + sse("thread.run.completed", dict(RUN, status="completed")) + done
+    path = tmp_path / "rounds.sse"
+    with servers.RoutedServer({"/runs": cut, "/submit_tool_outputs": servers.event_stream(then)}) as server:
+        stream = client_of(server).stream_run("thread_1", assistant_id="asst_1", handlers=handlers, record=str(path))
+        live, replayed, _, _ = live_and_replayed(stream, path)
+    assert live["run"]["status"] == "completed" and replayed == live
+    assert path.read_bytes().count(b": assistant-stream continuation\n") == 1
+    from conftest import CHUNKINGS, trace
+
+    for chunking in ("bytes", "random"):  # a marker split across chunks is still a marker
+        assert trace(assistant_stream.replay(CHUNKINGS[chunking](path.read_bytes()))) == live
+
+
+def test_a_recording_of_rounds_without_done_replays_as_it_ran(tmp_path, client):
+    from conftest import new_thread
+    from emulator import steer
+
+    handlers = assistant_stream.Handlers()
+    handlers.tool(lambda city: "sunny in %s" % city, name="get_weather")
+    weather = {
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+    }
+    path = tmp_path / "rounds.sse"
+    stream = client.stream_run(
+        new_thread(client, "Oslo"),
+        assistant_id="asst_1",
+        tools=[weather],
+        handlers=handlers,
+        record=str(path),
+        metadata=steer(no_done=True, rounds=2),
+    )
+    live, replayed, _, _ = live_and_replayed(stream, path)
+    assert live["text"] == "The tools said: sunny in Oslo; sunny in Oslo." and replayed == live
+
+
+def test_a_recovered_stream_replays_as_recovered(tmp_path, client):
+    from conftest import new_thread
+    from emulator import steer
+
+    path = tmp_path / "recovered.sse"
+    stream = client.stream_run(new_thread(client), assistant_id="asst_1", record=str(path), recover=True, metadata=steer(drop=9))
+    live, replayed, live_stream, replayed_stream = live_and_replayed(stream, path)
+    assert live_stream.recovered and replayed_stream.recovered
+    assert replayed == live and live["run"]["status"] == "completed"
+    assert b": assistant-stream recovered\n" in path.read_bytes()
+    from conftest import byte_chunks, trace
+
+    assert trace(assistant_stream.replay(byte_chunks(path.read_bytes()))) == live
+
+
+def test_a_follow_up_whose_events_come_first_replays_as_it_ran(tmp_path):
+    from conftest import FUNCTION_CALL, FakeTransport, event, response
+
+    calling = event("response.created", response=response()) + event("response.completed", response=response("completed", [FUNCTION_CALL]))
+    message = {"id": "msg_2", "type": "message", "role": "assistant", "content": []}
+    done = dict(message, status="completed", content=[{"type": "output_text", "text": "Sunny.", "annotations": []}])
+    early = b"".join(
+        [
+            event("response.output_item.added", output_index=0, item=message),
+            event("response.output_text.delta", item_id="msg_2", output_index=0, content_index=0, delta="Sunny."),
+            event("response.created", response=response(id="resp_2")),
+            event("response.completed", response=response("completed", [done], id="resp_2")),
+        ]
+    )
+    handlers = assistant_stream.Handlers()
+    handlers.tool(lambda city: "sunny", name="get_weather")
+    fake = FakeTransport().stream("/responses", calling, early)
+    path = tmp_path / "follow_up.sse"
+    stream = fake.stream_response(model="m", input="Oslo", handlers=handlers, record=str(path))
+    live = [(e.name, e.text, e.snapshot) for e in stream]
+    replayed_stream = assistant_stream.replay(path)
+    assert [(e.name, e.text, e.snapshot) for e in replayed_stream] == live
+    assert replayed_stream.final_response() == stream.final_response() and stream.text == replayed_stream.text == "Sunny."

@@ -253,3 +253,11 @@ def test_deeply_nested_json_is_a_protocol_error():
         assistant_stream.replay(b"event: thread.message.delta\ndata: " + deep + b"\n\n").until_done()
     stream, seen, final = play(b"event: vendor.deep\ndata: " + deep + b"\n\n", FINISHED)
     assert next(e for e in seen.events if e.name == "vendor.deep").data == deep.decode()
+
+
+def test_an_empty_chunk_between_cr_and_lf_is_nothing():
+    body = (sse("thread.run.in_progress", RUN) + FINISHED).replace(b"\n", b"\r\n")
+    chunks = []
+    for piece in byte_chunks(body):
+        chunks += [piece, b""]
+    assert names(chunks) == ["thread.run.in_progress", "thread.run.completed", "done", "end"]
