@@ -2981,13 +2981,22 @@ class Client:
         ``path`` is relative to ``base_url`` and starts with "/".
         """
         response = self._send(method, path, json, params, stream=False)
+        pieces: List[bytes] = []
+        size = 0
         try:
-            body = b"".join(_response_chunks(response))  # read errors become ours
+            for piece in _response_chunks(response):  # read errors become ours
+                size += len(piece)
+                if size > self.max_event_bytes:
+                    raise ProtocolError("the answer to %s %s is larger than %d bytes" % (method, path, self.max_event_bytes))
+                pieces.append(piece)
+        except ProtocolError as exc:
+            raise self._redacted(exc) from None
         except AssistantStreamError as exc:
             error = APITimeoutError if isinstance(exc, APITimeoutError) else APIConnectionError
             raise self._redacted(error("%s %s: reading the answer failed: %s" % (method, path, exc))) from None
         finally:
             response.close()
+        body = b"".join(pieces)
         if not body:
             return {}
         try:

@@ -755,3 +755,18 @@ def test_a_follow_up_whose_events_come_first_replays_as_it_ran(tmp_path):
     replayed_stream = assistant_stream.replay(path)
     assert [(e.name, e.text, e.snapshot) for e in replayed_stream] == live
     assert replayed_stream.final_response() == stream.final_response() and stream.text == replayed_stream.text == "Sunny."
+
+
+def test_a_json_answer_is_bounded_like_an_event():
+    big = b'{"pad": "' + b"x" * 8 * MIB + b'"}'
+    whole = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(big) + big  # built before measuring
+
+    def answer(conn, request):
+        conn.sendall(whole)
+        return True
+
+    with servers.RoutedServer({"/threads/t": answer}) as server:
+        client = client_of(server, max_event_bytes=MIB)
+        peak, error = peak_while(lambda: client.request("GET", "/threads/t"))
+    assert isinstance(error, assistant_stream.ProtocolError) and "larger than 1048576 bytes" in str(error)
+    assert peak < 3 * MIB
