@@ -56,6 +56,7 @@ class ScriptedServer:
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(16)
         self._stopped = False
+        self._open: List[socket.socket] = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
     @property
@@ -69,6 +70,8 @@ class ScriptedServer:
     def __exit__(self, *exc: Any) -> None:
         self._stopped = True
         self._sock.close()
+        for conn in self._open:  # no connection outlives the test (nor changes its descriptor count later)
+            _shut(conn)
 
     def wait_closed(self, index: int = 0, timeout: float = 5.0) -> Connection:
         """The index-th connection, once the server is done with it."""
@@ -87,6 +90,7 @@ class ScriptedServer:
                 return
             record = Connection()
             self.connections.append(record)
+            self._open.append(conn)
             threading.Thread(target=self._answer, args=(conn, record), daemon=True).start()
 
     def _answer(self, conn: socket.socket, record: Connection) -> None:
@@ -144,7 +148,7 @@ class ScriptedServer:
                 return
             record.client_closed = True
             record.closed_at = time.monotonic()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: select on a connection the test's end shut
             record.client_closed = True
             record.closed_at = time.monotonic()
         finally:
@@ -172,6 +176,15 @@ class _Gzip:
 
     def flush_end(self) -> bytes:
         return self._z.flush()
+
+
+def _shut(conn: socket.socket) -> None:
+    """End a connection a server thread may still be using."""
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    conn.close()
 
 
 def _read_request(conn: socket.socket) -> bytes:
@@ -206,6 +219,7 @@ class RoutedServer:
         self.raw = raw
         self.requests: List[bytes] = []
         self.connections = 0
+        self._open: List[socket.socket] = []
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
@@ -225,6 +239,8 @@ class RoutedServer:
 
     def __exit__(self, *exc: Any) -> None:
         self._sock.close()
+        for conn in self._open:  # no connection outlives the test (nor changes its descriptor count later)
+            _shut(conn)
 
     def _serve(self) -> None:
         while True:
@@ -233,6 +249,7 @@ class RoutedServer:
             except OSError:
                 return
             self.connections += 1
+            self._open.append(conn)
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
@@ -249,7 +266,7 @@ class RoutedServer:
                 answer = next(fn for suffix, fn in self.routes.items() if path.endswith(suffix))
                 if answer(conn, request) is False:
                     return
-        except OSError:
+        except (OSError, ValueError):  # the test ended: its connections are shut
             pass
         finally:
             conn.close()
@@ -290,7 +307,7 @@ def drip(answer: bytes, pause: float) -> Any:
 
     def send(conn: socket.socket, request: bytes) -> bool:
         for byte in answer:
-            conn.sendall(bytes((byte,)))
+            conn.sendall(bytes((byte,)))  # raises once the test is over and the connection shut
             time.sleep(pause)
         return False
 
