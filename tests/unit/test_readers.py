@@ -1,0 +1,126 @@
+"""The body readers, alone: the chunk reader over an in-memory buffered
+reader, bounded inflation, a recording's sections, and the recording file."""
+
+import gzip
+import io
+import zlib
+
+import pytest
+
+import assistant_stream
+from assistant_stream import _dechunked, _inflated, _Recording, _Sections
+
+
+class Raw:
+    """What _dechunked tells when a body ends: urllib3's response, as far as it goes."""
+
+    def __init__(self):
+        self.released = False
+        self._original_response = io.BytesIO()
+
+    def release_conn(self):
+        self.released = True
+
+
+def dechunk(wire, size=None):
+    raw = Raw()
+    reader = io.BufferedReader(io.BytesIO(wire), buffer_size=size or io.DEFAULT_BUFFER_SIZE)
+    return b"".join(_dechunked(reader, raw)), raw
+
+
+def test_chunks_are_joined_extensions_and_trailers_skipped_and_the_connection_released():
+    data, raw = dechunk(b"5;name=value\r\nhello\r\n1\r\n!\r\n0\r\nX-Trailer: yes\r\n\r\n")
+    assert data == b"hello!" and raw.released and raw._original_response.closed
+
+
+def test_a_large_chunk_comes_out_in_pieces_of_64_kib():
+    size = 200_000
+    pieces = list(_dechunked(io.BufferedReader(io.BytesIO(b"%x\r\n" % size + b"x" * size + b"\r\n0\r\n\r\n")), Raw()))
+    assert b"".join(pieces) == b"x" * size and max(len(piece) for piece in pieces) <= 65536 and len(pieces) >= 4
+
+
+@pytest.mark.parametrize(
+    "wire, error, message",
+    [
+        (b"5\r\nhel", assistant_stream.IncompleteStreamError, "middle of a chunk"),
+        (b"5\r\nhello\r\n", assistant_stream.IncompleteStreamError, "before the body's last chunk"),
+        (b"5\r\nhelloXX0\r\n\r\n", assistant_stream.ProtocolError, "CRLF"),
+        (b"5" * 2000 + b"\r\n", assistant_stream.ProtocolError, "longer than 1024"),
+        (b"0\r\n" + b"X: y\r\n" * 1001, assistant_stream.ProtocolError, "trailer is too long"),
+    ],
+)
+def test_a_broken_chunked_body(wire, error, message):
+    with pytest.raises(error, match=message):
+        dechunk(wire)
+
+
+PAYLOAD = b"event: x\ndata: " + b"y" * 100_000 + b"\n\n"
+
+
+@pytest.mark.parametrize(
+    "encoded, encoding",
+    [
+        (gzip.compress(PAYLOAD), "gzip"),
+        (gzip.compress(PAYLOAD[:5]) + gzip.compress(PAYLOAD[5:]), "x-gzip"),
+        (gzip.compress(PAYLOAD) + b"\x00\x00garbage", "gzip"),  # ignored after a whole member, as gzip does
+        (zlib.compress(PAYLOAD), "deflate"),
+        (zlib.compress(PAYLOAD)[2:-4], "deflate"),  # raw deflate, without its zlib wrapper
+        (PAYLOAD, "identity"),
+    ],
+    ids=["gzip", "two members", "trailing garbage", "deflate", "raw deflate", "identity"],
+)
+def test_inflation_in_bounded_pieces(encoded, encoding):
+    pieces = list(_inflated(iter([encoded[i : i + 7] for i in range(0, len(encoded), 7)]), encoding))
+    assert b"".join(pieces) == PAYLOAD and max(len(piece) for piece in pieces) <= 65536
+
+
+def test_corrupt_compression_is_an_error_and_another_encoding_is_refused():
+    with pytest.raises(zlib.error):
+        list(_inflated(iter([b"\x1f\x8b\x08\x00 not gzip at all"]), "gzip"))
+    with pytest.raises(assistant_stream.ProtocolError, match="encoded as 'zstd'"):
+        list(_inflated(iter([b"x"]), "zstd"))
+
+
+# -- a recording's sections --------------------------------------------------------------------
+
+
+def sections_of(chunks):
+    source = _Sections(chunks)
+    found = []
+    while True:
+        found.append(b"".join(source.section()))
+        if source.following is None:
+            return found, source
+        found.append(source.following)
+
+
+BODIES = b"a: 1\n\n: assistant-stream continuation\nb: 2\n\n: assistant-stream recovered\nevent: c\ndata: {}\n\n"
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 19, 64, 1000])
+def test_sections_are_split_at_markers_however_the_chunks_fall(size):
+    found, _ = sections_of([BODIES[i : i + size] for i in range(0, len(BODIES), size)])
+    assert found == [b"a: 1\n\n", "continuation", b"b: 2\n\n", "recovered", b"event: c\ndata: {}\n\n"]
+
+
+def test_only_a_whole_marker_line_at_a_line_start_is_a_marker():
+    text = b"data: x: assistant-stream continuation\n\n"  # inside a line
+    long = b": assistant-stream " + b"z" * 100  # a line too long to be one, and unfinished
+    assert sections_of([text])[0] == [text]
+    assert sections_of([long[:30], long[30:]])[0] == [long]
+    assert sections_of([b"x", b": assistant-stream continuation\n"])[0] == [b"x: assistant-stream continuation\n"]
+
+
+def test_a_recording_marks_at_a_line_start_and_holds_a_split_secret_back():
+    sink = io.BytesIO()
+    secret = "sk-0123456789abcdef0123"
+    recording = _Recording(sink, lambda: [secret])
+    recording.write(b"data: half a line, then sk-0123456789")
+    recording.write(b"abcdef0123 and more")
+    recording.mark("recovered", [("thread.run.completed", {"status": "completed"})])
+    recording.close()
+    assert sink.getvalue() == (
+        b"data: half a line, then <api key> and more\n: assistant-stream recovered\n"
+        b'event: thread.run.completed\ndata: {"status": "completed"}\n\n'
+    )
+    assert not sink.closed  # a file it was given stays open
