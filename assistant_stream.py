@@ -60,7 +60,6 @@ import os
 import random
 import re
 import socket
-import ssl
 import sys
 import time
 import zlib
@@ -265,7 +264,8 @@ _MAX_EVENT_BYTES = 16 * 1024 * 1024  # one event, as received
 _MAX_EVENT_LINES = 1000  # sseclient-py's cost grows with lines x bytes
 _RECOVER_SECONDS = 300.0  # recover=True polls for at most this long
 _CANCEL_TIMEOUT = 10.0  # cancel_on_interrupt's request gives up after this
-_STOP_GRACE = 2.0  # once a run stopped, a silence this long ends its body
+_STOP_GRACE = 2.0  # once a run stopped, the most its body is read for
+_LONGEST_TIMEOUT = 1_000_000  # seconds (11 days): sockets and poll() refuse much longer
 _RETRY_STATUSES = frozenset((408, 409, 429))  # and every 5xx
 _RETRY_AFTER_LIMIT = 60.0  # longer Retry-After values are not honoured
 
@@ -273,6 +273,7 @@ _BOM = b"\xef\xbb\xbf"
 _READ_SIZE = 65536  # the most read (or decompressed) at a time
 _MAX_CHUNK_LINE = 1024  # a chunk size, and its extensions
 _UNKNOWN_NAMES = 256  # how many names a Handlers cache holds besides the known ones
+_MAX_ENTRIES = 10_000  # content parts, tool calls, annotations, outputs: in one list, at most
 _ERROR_BODY_LIMIT = 65536
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,256}\Z")
 # default_headers and default_query whose names say so are kept out of messages
@@ -610,16 +611,25 @@ class _Body:
     """A body being read: its chunks as they arrive, and ``close()``, which
     also ends a read blocked in another greenlet or thread."""
 
-    __slots__ = ("chunks", "response")
+    __slots__ = ("chunks", "response", "until")
 
     def __init__(self, chunks: Iterable[bytes], response: Any = None):
         self.chunks = chunks
         self.response = response  # a requests.Response; or, replayed, what holds the file
+        self.until: Optional[float] = None  # when the reader stops, on time.monotonic()
+
+    @classmethod
+    def of(cls, response: requests.Response) -> _Body:
+        """A streaming response's body."""
+        body = cls((), response)
+        body.chunks = _response_chunks(response, body)
+        return body
 
     def grace(self, seconds: float) -> None:
-        """From now on, a silence of ``seconds`` ends the body (as a read
-        timeout): what it is about has stopped, and a server may hold the
-        connection open without a last word."""
+        """Read for ``seconds`` more at most: what the body is about has
+        stopped, and a server may hold it open without its last word (or
+        trickle keep-alive comments into it)."""
+        self.until = time.monotonic() + seconds
         sock = getattr(getattr(getattr(self.response, "raw", None), "connection", None), "sock", None)
         if sock is not None:
             try:
@@ -641,7 +651,7 @@ class _Body:
             _log.debug("closing the body failed: %r", exc)
 
 
-def _response_chunks(response: requests.Response) -> Iterator[bytes]:
+def _response_chunks(response: requests.Response, body: Optional[_Body] = None) -> Iterator[bytes]:
     """The body of a streaming response, in pieces of at most 64 KiB, each as
     soon as it arrives, decompressed here in bounded steps: whatever the
     server's chunks or compression, memory stays bounded.
@@ -652,7 +662,8 @@ def _response_chunks(response: requests.Response) -> Iterator[bytes]:
     would wait for n bytes); urllib3 before 2.2 has none, so a sized body is
     read in 64 KiB pieces and an unsized one through http.client's ``read1``.
     Read errors become APITimeoutError (a silence longer than the read
-    timeout) or IncompleteStreamError (the connection dropped).
+    timeout) or IncompleteStreamError (the connection dropped).  The reading
+    stops at ``body.until``, if that is set.
     """
     raw = response.raw
     reader = getattr(getattr(raw, "_fp", None), "fp", None)  # http.client's buffered socket reader
@@ -660,15 +671,18 @@ def _response_chunks(response: requests.Response) -> Iterator[bytes]:
     try:
         pieces: Iterator[bytes]
         if getattr(raw, "chunked", False) and hasattr(reader, "read1"):
-            pieces = _dechunked(reader, raw)
+            pieces = _dechunked(reader, raw, body)
         elif hasattr(raw, "read1"):
-            pieces = iter(lambda: raw.read1(_READ_SIZE, decode_content=False), b"")
-        elif response.headers.get("Content-Length") or not hasattr(getattr(raw, "_fp", None), "read1"):
-            pieces = iter(lambda: raw.read(_READ_SIZE, decode_content=False), b"")
-        else:
+            pieces = _read_until(lambda: raw.read1(_READ_SIZE, decode_content=False), body)
+        elif hasattr(getattr(raw, "_fp", None), "read1"):  # urllib3 < 2.2: http.client's read1, which is prompt
             read1 = raw._fp.read1  # type: ignore[union-attr]
-            pieces = iter(lambda: read1(_READ_SIZE), b"")
+            pieces = _read_until(lambda: read1(_READ_SIZE), body)
+        else:
+            pieces = _read_until(lambda: raw.read(_READ_SIZE, decode_content=False), body)
         yield from _inflated(pieces, encoding)
+        original = getattr(raw, "_original_response", None)
+        if original is not None and original.isclosed():  # read to its end: the connection goes back to the pool
+            raw.release_conn()
     except (urllib3.exceptions.ReadTimeoutError, socket.timeout) as exc:
         raise APITimeoutError("no data from the server within the read timeout") from exc
     except (urllib3.exceptions.DecodeError, requests.exceptions.ContentDecodingError, zlib.error) as exc:
@@ -688,7 +702,17 @@ def _response_chunks(response: requests.Response) -> Iterator[bytes]:
         raise IncompleteStreamError("the connection was lost: %s" % exc) from exc
 
 
-def _dechunked(reader: Any, raw: Any) -> Iterator[bytes]:
+def _read_until(read: Callable[[], bytes], body: Optional[_Body]) -> Iterator[bytes]:
+    """What ``read()`` returns, until it returns nothing or ``body.until``."""
+    piece = read()
+    while piece:
+        yield piece
+        if body is not None and body.until is not None and time.monotonic() > body.until:
+            return
+        piece = read()
+
+
+def _dechunked(reader: Any, raw: Any, body: Optional[_Body] = None) -> Iterator[bytes]:
     """The data of a chunked body (RFC 9112 7.1), as it arrives and at most
     64 KiB at a time, however large a chunk claims to be.  A chunk size that
     is not 1 to 16 hex digits is a ProtocolError; a body that ends before its
@@ -696,9 +720,9 @@ def _dechunked(reader: Any, raw: Any) -> Iterator[bytes]:
     its connection back to urllib3's pool (``raw``)."""
     while True:
         line = reader.readline(_MAX_CHUNK_LINE + 1)
+        if len(line) > _MAX_CHUNK_LINE:
+            raise ProtocolError("a chunk size line is longer than %d bytes" % _MAX_CHUNK_LINE)
         if not line.endswith(b"\n"):
-            if len(line) > _MAX_CHUNK_LINE:
-                raise ProtocolError("a chunk size line is longer than %d bytes" % _MAX_CHUNK_LINE)
             raise IncompleteStreamError("the connection was lost before the body's last chunk")
         text = line.split(b";", 1)[0].strip()
         if not text or len(text) > 16 or text.strip(b"0123456789abcdefABCDEF"):
@@ -712,9 +736,13 @@ def _dechunked(reader: Any, raw: Any) -> Iterator[bytes]:
                 raise IncompleteStreamError("the connection was lost in the middle of a chunk")
             size -= len(piece)
             yield piece
+            if body is not None and body.until is not None and time.monotonic() > body.until:
+                return
         if reader.read(2) != b"\r\n":
             raise ProtocolError("a chunk does not end with CRLF")
     for _ in range(_MAX_EVENT_LINES):  # trailer fields, then the blank line that ends the body
+        if body is not None and body.until is not None and time.monotonic() > body.until:
+            return
         if reader.readline(_MAX_CHUNK_LINE + 1) in (b"\r\n", b"\n", b""):
             getattr(raw, "_original_response", reader).close()  # as urllib3 does at the end of a chunked body
             raw.release_conn()
@@ -777,54 +805,77 @@ def _close_response(response: requests.Response) -> None:
 class _Recording:
     """Where a stream writes the bytes it receives (``record=``): a file it
     opens from a path (and closes), or a binary file it is given (left open).
-    With ``secrets``, a credential the server echoes is written as
-    "<api key>"; the last few bytes of each write are held back, in case a
-    credential is split across two."""
+
+    The server's bytes go in as received, with two exceptions: a credential
+    (``secrets``) is written as "<api key>", and a line that would read as
+    one of this module's markers is written as a plain comment, so that a
+    server cannot forge one.  The last bytes of each write are held back, in
+    case a credential or a marker is split across two."""
 
     def __init__(self, target: Union[str, os.PathLike[str], IO[bytes]], secrets: Optional[Callable[[], List[str]]] = None):
         self.owned = isinstance(target, (str, os.PathLike))
         self.file: IO[bytes] = open(target, "wb") if isinstance(target, (str, os.PathLike)) else target
         self.secrets = secrets
         self.held = b""
-        self.line_start = True  # the bytes so far end a line (or there are none)
+        self.line_start = True  # what was written so far ends a line (or nothing was)
+        self.closed = False
+
+    def write(self, chunk: bytes) -> None:
+        """Bytes the server sent."""
+        if self.closed or not chunk:
+            return
+        data = self.held + chunk
+        data = data.replace(b"\n" + _MARK, b"\n" + _SERVED_MARK)
+        if self.line_start and data.startswith(_MARK):
+            data = _SERVED_MARK + data[len(_MARK) :]
+        forms = [secret.encode("utf-8", "replace") for secret in self.secrets()] if self.secrets is not None else []
+        data = self._redacted(data, forms)
+        split = max(0, len(data) - max([len(_MARK)] + [len(form) - 1 for form in forms]))
+        self.held = data[split:]
+        self._put(data[:split])
 
     def mark(self, following: str, events: Iterable[Tuple[str, Any]] = ()) -> None:
         """A marker line: what follows is a ``continuation`` (the body that
         came after tool outputs) or what a recovery fetched (``recovered``,
         with its ``events``).  ``replay()`` reads a recording body by body."""
-        data = b"" if self.line_start else b"\n"
-        data += _MARK + following.encode() + b"\n"
-        data += b"".join(("event: %s\ndata: %s\n\n" % (name, json.dumps(payload))).encode() for name, payload in events)
-        self.write(data)
-
-    def write(self, chunk: bytes) -> None:
-        if chunk:
-            self.line_start = chunk.endswith(b"\n")
-        if self.secrets is None:
-            self.file.write(chunk)
+        if self.closed:
             return
-        forms = [secret.encode("utf-8", "replace") for secret in self.secrets()]
-        data = self.held + chunk
+        self._put(self.held)
+        self.held = b""
+        data = (b"" if self.line_start else b"\n") + _MARK + following.encode() + b"\n"
+        data += b"".join(("event: %s\ndata: %s\n\n" % (name, json.dumps(payload))).encode() for name, payload in events)
+        forms = [secret.encode("utf-8", "replace") for secret in self.secrets()] if self.secrets is not None else []
+        self._put(self._redacted(data, forms))
+
+    def _redacted(self, data: bytes, forms: List[bytes]) -> bytes:
         for form in forms:
             data = data.replace(form, b"<api key>")
-        split = max(0, len(data) - max((len(form) - 1 for form in forms), default=0))
-        self.held = data[split:]
-        self.file.write(data[:split])
+        return data
+
+    def _put(self, data: bytes) -> None:
+        if data:
+            self.file.write(data)
+            self.line_start = data.endswith(b"\n")
 
     def close(self) -> None:
         """Write what was held back; close the file if it was opened here.
         Never raises."""
+        if self.closed:
+            return
         try:
-            self.file.write(self.held)
+            self._put(self.held)
             self.held = b""
             self.file.flush()
             if self.owned:
                 self.file.close()
         except Exception as exc:  # closing must never raise
             _log.debug("closing the recording failed: %r", exc)
+        finally:
+            self.closed = True
 
 
 _MARK = b": assistant-stream "  # at a line start, in a recording: a comment line to SSE readers
+_SERVED_MARK = b": assistant-stream-served "  # a server's line that would read as one
 
 
 class _Sections:
@@ -990,18 +1041,27 @@ def _merge_entry(entries: List[JSON], item: JSON) -> JSON:
             high = middle
     if low < len(entries) and entries[low].get("index", low) == index:
         return _merge(entries[low], item)
+    if len(entries) >= _MAX_ENTRIES:
+        raise ValueError("more than %d entries in one list" % _MAX_ENTRIES)
     entry = _merge({}, item)
     entries.insert(low, entry)
     return entry
 
 
 def _snapshot(obj: Any) -> Any:
-    """An API-shaped deep copy of an accumulated object, fragments joined."""
+    """An API-shaped deep copy of an accumulated object, fragments joined
+    (one stack frame per level: whatever the JSON parser took, this takes)."""
     kind = type(obj)
     if kind is dict:
-        return {key: _snapshot(value) for key, value in obj.items()}
+        copy = {}
+        for key, value in obj.items():
+            copy[key] = _snapshot(value)
+        return copy
     if kind is list:
-        return [_snapshot(value) for value in obj]
+        items = []
+        for value in obj:
+            items.append(_snapshot(value))
+        return items
     if kind is _Fragments:
         return obj.joined()
     return obj
@@ -1034,14 +1094,42 @@ def _slot(entries: List[Any], index: int) -> JSON:
 
 
 def _finished(accumulated: Optional[JSON], received: JSON) -> JSON:
-    """A finished object: as received, the final word, but for the fields it
-    leaves out (or sends as null), which keep what was streamed."""
+    """A finished object: as received, the final word, but for what it
+    leaves out (or sends as null): its own fields, and deeper down the text
+    that was streamed (a part's value, a call's arguments), which stay as
+    they were.  Its lists say how many entries there are."""
     final: JSON = _snapshot(received)
-    if accumulated:
-        for key, value in accumulated.items():
-            if final.get(key) is None:
-                final[key] = value
+    return _kept(final, accumulated, True) if accumulated else final
+
+
+def _kept(final: Any, streamed: Any, top: bool) -> Any:
+    """``final``, with what ``streamed`` has that it leaves out."""
+    if type(final) is dict and type(streamed) is dict:
+        if final.get("type", streamed.get("type")) != streamed.get("type"):
+            return final  # another kind of part: nothing of the old one is its
+        for key, value in streamed.items():
+            mine = final.get(key)
+            if mine is None:
+                if key != "index" and (top or _carries_text(value)):  # an index is a delta's place in its list
+                    final[key] = value
+            elif type(mine) in (dict, list):
+                final[key] = _kept(mine, value, False)
+    elif type(final) is list and type(streamed) is list:
+        for place in range(min(len(final), len(streamed))):
+            final[place] = _kept(final[place], streamed[place], False)
     return final
+
+
+def _carries_text(value: Any) -> bool:
+    """Whether streamed text (fragments) is in it."""
+    kind = type(value)
+    if kind is _Fragments:
+        return True
+    if kind is dict:
+        return any(_carries_text(item) for item in value.values())
+    if kind is list:
+        return any(_carries_text(item) for item in value)
+    return False
 
 
 def _received(items: List[Any], index: int, accumulated: JSON) -> Any:
@@ -1321,8 +1409,9 @@ class _RunAccumulator(_Accumulator):
         self.waiting = False
         emissions: List[Emission] = [(name, data, None, data)]
         if status == "requires_action":
+            streamed = {entry.get("id"): entry for step in self.steps_by_id.values() for entry in _tool_calls(step) if type(entry) is dict}
             for call in _required_calls(data):
-                entry = self._find_call(call.get("id"))
+                entry = streamed.get(call.get("id")) if type(call.get("id")) is str else None
                 if entry is not None and type(entry.get("function")) is dict and type(call.get("function")) is dict:
                     entry["function"].update(call["function"])  # the run's list is the final word
                 emissions += self.derived.call(call.get("id"), call, call if entry is None else entry, True)
@@ -1385,7 +1474,7 @@ class _RunAccumulator(_Accumulator):
             parts = message["content"] = []
         received = data.get("content")
         received = received if type(received) is list else []
-        for index, part in enumerate(parts):
+        for index, part in enumerate(parts if final else parts[: len(received)]):  # only what this event carries
             old = old_parts[index] if type(old_parts) is list and index < len(old_parts) else None
             emissions += self.derived.whole((message_id, index), _received(received, index, part), part, old, final)
         if final and type(old_parts) is list:
@@ -1420,14 +1509,6 @@ class _RunAccumulator(_Accumulator):
                 fragment = text.get("value") if type(text) is dict else None
                 emissions.append(("text.delta", item, fragment if type(fragment) is str else "", entry["text"]))
         return emissions
-
-    def _find_call(self, call_id: Any) -> Optional[JSON]:
-        """The accumulated tool call with this id, from any step."""
-        for step in self.steps_by_id.values():
-            for entry in _tool_calls(step):
-                if type(entry) is dict and entry.get("id") == call_id:
-                    return entry
-        return None
 
 
 def _call_key(step_id: str, index: int, entry: JSON) -> Any:
@@ -1689,9 +1770,9 @@ class _Transport(Protocol):
 
     def _open_stream(self, path: str, body: JSON) -> _Body: ...
 
-    def _get(self, path: str, deadline: Optional[float] = None) -> JSON: ...
+    def _get(self, path: str, deadline: Optional[_Deadline] = None) -> JSON: ...
 
-    def _list(self, path: str, params: Optional[Dict[str, Any]] = None, deadline: Optional[float] = None) -> List[JSON]: ...
+    def _list(self, path: str, params: Optional[Dict[str, Any]] = None, deadline: Optional[_Deadline] = None) -> List[JSON]: ...
 
     def _post_quietly(self, path: str) -> None: ...
 
@@ -1738,23 +1819,30 @@ def _poll(transport: _Transport, path: str, deadline: _Deadline, cut: AssistantS
     slowly the server sends it); errors are chained to ``cut``."""
     delay = 0.25
     try:
-        found = transport._get(path, deadline.at)
+        found = transport._get(path, deadline)
         while not stopped(found):
             if time.monotonic() + delay > deadline.at:
                 raise IncompleteStreamError(
                     "the stream was cut (%s) and it was still %r after %g s of polling" % (cut, found.get("status"), deadline.seconds)
                 )
-            for _ in range(int(delay / 0.25)):  # in slices, to notice a close() from elsewhere
-                if deadline.closed():
-                    break
-                time.sleep(0.25)
-            delay = min(delay * 2, 4.0)
-            if deadline.closed():
+            if not _nap(delay, deadline):
                 raise IncompleteStreamError("the stream was closed while it was being recovered, after: %s" % cut)
-            found = transport._get(path, deadline.at)
+            delay = min(delay * 2, 4.0)
+            found = transport._get(path, deadline)
     except AssistantStreamError as exc:
         raise exc from cut
     return found
+
+
+def _nap(seconds: float, deadline: _Deadline) -> bool:
+    """Sleep, in slices to notice a close from elsewhere; False if closed."""
+    while seconds > 0:
+        if deadline.closed():
+            return False
+        piece = min(seconds, 0.25)
+        time.sleep(piece)
+        seconds -= piece
+    return not deadline.closed()
 
 
 def _newly_finished(items: List[Any], known: Dict[str, JSON], finished: Collection[str]) -> List[JSON]:
@@ -1914,11 +2002,11 @@ class _RunDialect(_Dialect):
     def recover(self, transport: _Transport, deadline: _Deadline, cut: AssistantStreamError) -> List[Tuple[str, Any]]:
         path = self._path()
         thread_id, run_id = self._ids()
-        _log.debug("recovering run %s after: %s", run_id, cut)
+        _log.debug("%s", transport._redact("recovering run %s after: %s" % (run_id, cut)))
         run = _poll(transport, path, deadline, cut, self._stopped)
         try:
-            steps = transport._list(path + "/steps", None, deadline.at)
-            messages = transport._list(_thread_path(thread_id) + "/messages", {"run_id": run_id}, deadline.at)
+            steps = transport._list(path + "/steps", None, deadline)
+            messages = transport._list(_thread_path(thread_id) + "/messages", {"run_id": run_id}, deadline)
         except AssistantStreamError as exc:
             raise exc from cut
         acc = self.acc
@@ -1999,7 +2087,7 @@ class _ResponseDialect(_Dialect):
 
     def recover(self, transport: _Transport, deadline: _Deadline, cut: AssistantStreamError) -> List[Tuple[str, Any]]:
         acc = self.acc
-        _log.debug("recovering response %s after: %s", (acc.response or {}).get("id"), cut)
+        _log.debug("%s", transport._redact("recovering response %s after: %s" % ((acc.response or {}).get("id"), cut)))
         finals = [name[len("response.") :] for name in _RESPONSE_FINAL_EVENTS]
         response = _poll(transport, "/responses/" + self._id(), deadline, cut, lambda found: found.get("status") in finals)
         output = response.get("output")
@@ -2128,12 +2216,13 @@ class Handlers:
     def callbacks(self, name: str) -> Tuple[Callback, ...]:
         """The callbacks for an incoming event name, in registration order.
 
-        Resolved once per name and cached: every known name, and up to
-        ``_UNKNOWN_NAMES`` others (a server may send any number of names)."""
+        Resolved once per name and cached: every known name, and others up to
+        ``_UNKNOWN_NAMES`` names in all, each of 256 characters at most (a
+        server may send any number of names, of any length)."""
         found = self._resolved.get(name)
         if found is None:
             found = tuple(fn for full, pattern, fn in self._registrations if (pattern.match(name) if pattern else full == name))
-            if name in _API_EVENTS or name in _DERIVED_EVENTS or len(self._resolved) < _UNKNOWN_NAMES:
+            if name in _API_EVENTS or name in _DERIVED_EVENTS or (len(self._resolved) < _UNKNOWN_NAMES and len(name) <= 256):
                 self._resolved[name] = found
         return found
 
@@ -2394,7 +2483,7 @@ class Stream:
     def _dispatch(self, name: str, data: Any) -> None:
         self._received += 1
         if self._debug:
-            _log.debug("event %s", name)
+            _log.debug("event %s", self._redact(name) if self._redact is not None else name)
         route = self._routes.get(name)
         if route is None:
             route = self._unrouted(name, data)
@@ -2497,8 +2586,8 @@ class Stream:
             self._recover(cut)  # dispatches what the body would have carried
             self._phase = _STOPPED  # then finish, or run the tools, at the next step
             return
-        if cut is not None:
-            _log.debug("stream cut after the %s stopped: %s", self._dialect.kind, cut)
+        if cut is not None and self._debug:
+            _log.debug("stream cut after the %s stopped: %s", self._dialect.kind, self._redact(str(cut)) if self._redact else cut)
         if not self._tool_round() and not self._closed:
             self._finish()
 
@@ -2559,6 +2648,9 @@ class Stream:
         if self._closed:  # closed while the tools ran: nothing is sent
             return False
         opened = self._transport._open_stream(path, dialect.follow_up_body(calls, outputs))
+        if self._closed:  # closed while the answer came: it is not read
+            opened.close()
+            return False
         if self._record is not None:
             self._record.mark("continuation")
         self._read(opened)
@@ -2592,9 +2684,9 @@ class Stream:
             path = self._dialect.cancel_path(self._interrupted)
             if path is not None:
                 self._transport._post_quietly(path)
-                _log.debug("cancelled %s", self._dialect.describe())
+                _log.debug("%s", self._transport._redact("cancelled %s" % self._dialect.describe()))
         except Exception as exc:  # never mask why the stream was left
-            _log.debug("cancelling %s failed: %r", self._dialect.describe(), exc)
+            _log.debug("%s", self._transport._redact("cancelling %s failed: %r" % (self._dialect.describe(), exc)))
 
     # -- reading the state ---------------------------------------------------
 
@@ -2686,13 +2778,14 @@ class Stream:
 # ---------------------------------------------------------------------------
 
 
-# The deadline in force for this greenlet's (or thread's) requests, on time.monotonic().
-_DEADLINE: contextvars.ContextVar[Optional[float]] = contextvars.ContextVar("assistant_stream_deadline", default=None)
+# The deadline in force for this greenlet's (or thread's) requests.
+_DEADLINE: contextvars.ContextVar[Optional[_Deadline]] = contextvars.ContextVar("assistant_stream_deadline", default=None)
 
 
 @contextlib.contextmanager
-def _bounded(deadline: Optional[float]) -> Iterator[None]:
-    """Requests sent (and answers read) in this block end by ``deadline``."""
+def _bounded(deadline: Optional[_Deadline]) -> Iterator[None]:
+    """Requests sent (and answers read) in this block end by ``deadline``,
+    or as soon as it says the stream was closed."""
     token = _DEADLINE.set(deadline) if deadline is not None else None
     try:
         yield
@@ -2704,7 +2797,8 @@ def _bounded(deadline: Optional[float]) -> Iterator[None]:
 class _DeadlineSocket:
     """A connected socket whose every read and write ends by the deadline in
     force: requests' timeouts bound each read, and a server that sends one
-    byte at a time never trips them.  Anything else goes to the socket."""
+    byte at a time never trips them.  A read also ends within a quarter of a
+    second of the stream being closed.  Anything else goes to the socket."""
 
     def __init__(self, sock: Any):
         self._sock = sock
@@ -2720,31 +2814,41 @@ class _DeadlineSocket:
     def gettimeout(self) -> Optional[float]:
         return self._timeout  # type: ignore[no-any-return]
 
-    def _bound(self) -> None:
+    def _left(self, deadline: _Deadline, idle_until: Optional[float]) -> float:
+        """Seconds left for this read or write; socket.timeout if none."""
+        if deadline.closed():
+            raise socket.timeout("the stream was closed")
+        ends = deadline.at if idle_until is None else min(deadline.at, idle_until)
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("the deadline passed")
+        return left
+
+    def _read(self, read: Callable[..., Any], *args: Any) -> Any:
         deadline = _DEADLINE.get()
         if deadline is None:
             self._sock.settimeout(self._timeout)
-            return
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise socket.timeout("the deadline passed")
-        self._sock.settimeout(left if self._timeout is None else min(self._timeout, left))
+            return read(*args)
+        idle_until = None if self._timeout is None else time.monotonic() + self._timeout
+        while True:  # in slices, to notice a close from elsewhere
+            self._sock.settimeout(min(self._left(deadline, idle_until), 0.25))
+            try:
+                return read(*args)
+            except socket.timeout:
+                continue
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        self._bound()
-        return self._sock.recv_into(buffer, nbytes, flags)  # type: ignore[no-any-return]
+        return self._read(self._sock.recv_into, buffer, nbytes, flags)  # type: ignore[no-any-return]
 
     def recv(self, size: int, flags: int = 0) -> bytes:
-        self._bound()
-        return self._sock.recv(size, flags)  # type: ignore[no-any-return]
+        return self._read(self._sock.recv, size, flags)  # type: ignore[no-any-return]
 
     def sendall(self, data: bytes, flags: int = 0) -> None:
-        self._bound()
+        deadline = _DEADLINE.get()
+        if deadline is not None:
+            left = self._left(deadline, None)
+            self._sock.settimeout(left if self._timeout is None else min(self._timeout, left))
         self._sock.sendall(data, flags)
-
-    def send(self, data: bytes, flags: int = 0) -> int:
-        self._bound()
-        return self._sock.send(data, flags)  # type: ignore[no-any-return]
 
     def makefile(self, mode: str = "r", buffering: Optional[int] = None, **kwargs: Any) -> Any:
         """http.client's reader: over this socket, so that it is bounded too."""
@@ -2798,10 +2902,15 @@ def _read_and_discard(response: requests.Response) -> bytes:
     stream), for the message; its connection is closed, not pooled: a
     server that answered wrongly gets a fresh one."""
     connection = getattr(response.raw, "connection", None)
+    head = b""
     try:
-        return response.raw.read(_ERROR_BODY_LIMIT, decode_content=True) or b""
+        for piece in _response_chunks(response):  # decompressed here, in bounded steps
+            head += piece
+            if len(head) >= _ERROR_BODY_LIMIT:
+                break
+        return head[:_ERROR_BODY_LIMIT]
     except Exception as exc:  # only for the message
-        return ("<unreadable: %r>" % exc).encode()
+        return head + ("<unreadable: %r>" % exc).encode()
     finally:
         _close_response(response)
         try:
@@ -2980,6 +3089,10 @@ class Client:
 
         ``path`` is relative to ``base_url`` and starts with "/".
         """
+        return self._fetch(method, path, json, params)[0]
+
+    def _fetch(self, method: str, path: str, json: Optional[JSON], params: Optional[Dict[str, Any]]) -> Tuple[JSON, int]:
+        """A JSON answer, and its size in bytes (bounded by ``max_event_bytes``)."""
         response = self._send(method, path, json, params, stream=False)
         pieces: List[bytes] = []
         size = 0
@@ -2998,7 +3111,7 @@ class Client:
             response.close()
         body = b"".join(pieces)
         if not body:
-            return {}
+            return {}, 0
         try:
             answer = _loads(body)  # the module: ``json`` is the argument here
         except (ValueError, RecursionError):
@@ -3007,7 +3120,7 @@ class Client:
             raise self._redacted(ProtocolError("expected JSON from %s %s, got %s: %s" % (method, path, kind, shown))) from None
         if type(answer) is not dict:
             raise ProtocolError("expected a JSON object from %s %s, got %s" % (method, path, type(answer).__name__))
-        return answer
+        return answer, size
 
     # -- the transport a stream uses -------------------------------------------
 
@@ -3024,34 +3137,43 @@ class Client:
                     % (path, response.status_code, content_type or "with no content type", _preview(head, redact=self._redact))
                 )
             )
-        return _Body(_response_chunks(response), response)
+        return _Body.of(response)
 
-    def _get(self, path: str, deadline: Optional[float] = None) -> JSON:
+    def _get(self, path: str, deadline: Optional[_Deadline] = None) -> JSON:
         """GET a JSON object (polling), whole by the deadline if there is one."""
         with _bounded(deadline):
             return self.request("GET", path)
 
-    def _list(self, path: str, params: Optional[Dict[str, Any]] = None, deadline: Optional[float] = None) -> List[JSON]:
-        """Every object of a list endpoint, oldest first, across pages; all of
-        them by the deadline if there is one."""
+    def _list(self, path: str, params: Optional[Dict[str, Any]] = None, deadline: Optional[_Deadline] = None) -> List[JSON]:
+        """Every object of a list endpoint, oldest first, across pages: all of
+        them by the deadline if there is one, and no more than
+        ``max_event_bytes`` of JSON in all."""
         query = dict(params or {}, order="asc", limit=100)
         found: List[JSON] = []
+        size = 0
         while True:
+            if deadline is not None and deadline.closed():
+                raise IncompleteStreamError("the stream was closed while GET %s was being read" % path)
             with _bounded(deadline):
-                page = self.request("GET", path, params=query)
+                page, length = self._fetch("GET", path, None, query)
             data = page.get("data")
             if type(data) is not list or (data and (type(data[-1]) is not dict or type(data[-1].get("id")) is not str)):
                 shown = _preview(json.dumps(page), redact=self._redact)
                 raise self._redacted(ProtocolError("expected a list of objects from GET %s, got %s" % (path, shown)))
             found += data
+            size += length
             if not page.get("has_more") or not data:
                 return found
+            if size > self.max_event_bytes:
+                raise ProtocolError("GET %s: more than %d bytes of objects, and more to come" % (path, self.max_event_bytes))
+            if query.get("after") == data[-1]["id"]:
+                raise ProtocolError("GET %s: the page after %r begins the same way again" % (path, query["after"]))
             query["after"] = data[-1]["id"]
 
     def _post_quietly(self, path: str) -> None:
         """POST with no body, once, all of it within the cancel timeout
         (cancelling); the answer is discarded, a failure raises."""
-        with _bounded(time.monotonic() + _CANCEL_TIMEOUT):
+        with _bounded(_Deadline(_CANCEL_TIMEOUT, time.monotonic() + _CANCEL_TIMEOUT, lambda: False)):
             self._send("POST", path, None, None, stream=False, retries=0).close()
 
     # -- HTTP --------------------------------------------------------------
@@ -3071,6 +3193,9 @@ class Client:
             raise TypeError("handlers must be an assistant_stream.Handlers, not %s" % type(handlers).__name__)
         if "event_handler" in body:
             raise TypeError("event_handler= is the official SDK's: register callbacks on an assistant_stream.Handlers, and pass handlers=")
+        recover = options.get("recover", False)
+        if not (isinstance(recover, bool) or (isinstance(recover, (int, float)) and 0 <= recover <= _LONGEST_TIMEOUT)):
+            raise ValueError("recover must be True, False or seconds (0 to %d), not %r" % (_LONGEST_TIMEOUT, recover))
         body["stream"] = True
         _json_body(body)  # TypeError, naming the keyword
         recording = _Recording(record, self._secrets) if record is not None else None
@@ -3125,7 +3250,7 @@ class Client:
         query = dict(self.default_query, **(params or {}))
         retries = self.max_retries if retries is None else retries
         for attempt in range(retries + 1):
-            _log.debug("%s %s", method, url)
+            _log.debug("%s %s", method, self._redact(url))
             error: AssistantStreamError
             wait = None
             try:
@@ -3161,7 +3286,7 @@ class Client:
             except (requests.exceptions.RequestException, ValueError) as exc:  # a header requests refuses, say
                 raise self._redacted(APIConnectionError("%s %s failed: %s" % (method, url, exc))) from None
             else:
-                _log.debug("HTTP %d from %s %s", response.status_code, method, url)
+                _log.debug("HTTP %d from %s %s", response.status_code, method, self._redact(url))
                 if response.status_code < 300:
                     return response
                 wait = _retry_after(response.headers)
@@ -3172,17 +3297,23 @@ class Client:
                 raise self._redacted(error)
             if wait is None:
                 wait = min(8.0, 0.5 * 2**attempt) * (1 - 0.25 * random.random())
-            _log.debug("retrying %s %s in %.2f s (%s)", method, url, wait, error)
-            time.sleep(wait)
+            deadline = _DEADLINE.get()
+            if deadline is not None and (time.monotonic() + wait > deadline.at or not _nap(wait, deadline)):
+                raise self._redacted(error)  # no time left to wait, or the stream was closed
+            if deadline is None:
+                _log.debug("retrying %s %s in %.2f s (%s)", method, self._redact(url), wait, error)
+                time.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_bounded(self, request: requests.Request) -> requests.Response:
         """Send a request as the session would, through an adapter whose
         sockets hold every read and write to the deadline in force (the
         session's own adapter, if it mounted one of its own kind)."""
-        left = _DEADLINE.get() - time.monotonic()  # type: ignore[operator]
-        if left <= 0:
-            raise requests.exceptions.ReadTimeout("the deadline passed before the request was sent")
+        deadline = _DEADLINE.get()
+        assert deadline is not None
+        left = deadline.at - time.monotonic()
+        if left <= 0 or deadline.closed():
+            raise requests.exceptions.ReadTimeout("the deadline passed, or the stream was closed, before the request was sent")
         prepared = self.session.prepare_request(request)
         settings: Dict[str, Any] = dict(self.session.merge_environment_settings(prepared.url, {}, True, None, None))
         del settings["stream"]  # what remains is the session's own: proxies, TLS verification, client certificate
@@ -3200,7 +3331,7 @@ class Client:
         body: Any = text
         message = text.strip()[:500]
         try:
-            body = json.loads(text)
+            body = self._redact_json(json.loads(text))  # a key escaped in JSON (\\u0073k-...) shows once parsed
         except (ValueError, RecursionError):  # kept as text
             pass
         else:
@@ -3245,6 +3376,17 @@ class Client:
             text = text.replace(secret, "<api key>")
         return text
 
+    def _redact_json(self, value: Any) -> Any:
+        """Parsed JSON with every credential in its strings replaced."""
+        kind = type(value)
+        if kind is str:
+            return self._redact(value)
+        if kind is dict:
+            return {self._redact(str(key)): self._redact_json(item) for key, item in value.items()}
+        if kind is list:
+            return [self._redact_json(item) for item in value]
+        return value
+
     def _redacted(self, error: AssistantStreamError) -> AssistantStreamError:
         """The error, with no credential left in its message, nor in its
         request id or text body."""
@@ -3255,35 +3397,17 @@ class Client:
         return error
 
 
-# TLS failures that can only happen in the handshake, before a byte of the request is sent.
-_HANDSHAKE_FAILURES = frozenset(
-    (
-        "WRONG_VERSION_NUMBER",
-        "UNSUPPORTED_PROTOCOL",
-        "NO_PROTOCOLS_AVAILABLE",
-        "SSLV3_ALERT_HANDSHAKE_FAILURE",
-        "TLSV1_ALERT_PROTOCOL_VERSION",
-        "TLSV1_ALERT_INTERNAL_ERROR",
-        "NO_SHARED_CIPHER",
-        "UNEXPECTED_MESSAGE",
-    )
-)
-
-
 def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
     """Whether a failed request provably never reached the server: the
-    connection could not be made (refused, DNS, connect timeout, the proxy),
-    or TLS failed in its handshake.  A connection closed or reset after it
-    was made may have carried the request, so it is not sent again."""
+    connection could not be made (refused, DNS, connect timeout, the proxy).
+    A connection closed or reset after it was made may have carried the
+    request, so it is not sent again; nor after a TLS error, whose reason
+    cannot tell the handshake from a record read after the request went."""
     reason = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError says why
     if isinstance(reason, urllib3.exceptions.ProxyError):
         reason = getattr(reason, "original_error", reason)
-    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):  # NewConnectionError and NameResolutionError too
-        return True
-    while isinstance(reason, BaseException) and not isinstance(reason, ssl.SSLError):  # urllib3's SSLError wraps ssl's
-        reason = reason.args[0] if reason.args else None
-    return isinstance(reason, ssl.SSLError) and getattr(reason, "reason", None) in _HANDSHAKE_FAILURES
+    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)  # NewConnectionError and NameResolutionError too
 
 
 def _json_body(body: JSON) -> bytes:
@@ -3308,8 +3432,11 @@ def _checked_timeout(timeout: Any) -> Any:
     """A timeout as requests takes it: seconds above zero, finite, or None
     for no limit; or a (connect, read) pair of those."""
     for seconds in timeout if isinstance(timeout, tuple) and len(timeout) == 2 else (timeout,):
-        if seconds is not None and not (isinstance(seconds, (int, float)) and 0 < seconds < float("inf")):
-            raise ValueError("timeout must be seconds above zero (None for no limit), or a (connect, read) pair of those: %r" % (timeout,))
+        if seconds is not None and not (isinstance(seconds, (int, float)) and 0 < seconds <= _LONGEST_TIMEOUT):
+            raise ValueError(
+                "timeout must be seconds above zero, up to %d (None for no limit), or a (connect, read) pair of those: %r"
+                % (_LONGEST_TIMEOUT, timeout)
+            )
     return timeout
 
 
@@ -3431,7 +3558,7 @@ def _command(args: Any) -> int:
             if args.events:
                 print(_event_line(event), flush=True)
             elif event.name == "text.delta" and event.text:
-                print(event.text.encode("utf-8", "replace").decode("utf-8"), end="", flush=True)  # a lone surrogate is a "?"
+                print(_printable(event.text), end="", flush=True)
                 midline = True
             if pace:
                 time.sleep(pace)
@@ -3487,7 +3614,13 @@ def _event_line(event: Event) -> str:
         ident = source.get("id")
     size = len(json.dumps(data)) if not isinstance(data, str) else len(data)
     line = "%-28s %-30s %6d B" % (event.name, ident or "-", size)
-    return line + (" %r" % event.text if event.text is not None else "")
+    line += " %r" % event.text if event.text is not None else ""
+    return _printable(line)
+
+
+def _printable(text: str) -> str:
+    """Text a terminal can take: a lone surrogate (JSON allows them) is a "?"."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 if __name__ == "__main__":

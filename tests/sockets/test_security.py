@@ -86,7 +86,7 @@ def test_tls_verification_is_never_turned_off_by_the_library(monkeypatch):
         lambda self, request, **kwargs: bounded.append(kwargs) or (_ for _ in ()).throw(requests.exceptions.ConnectionError("no")),
     )
     with pytest.raises(assistant_stream.APIConnectionError):
-        client._get("/threads/t", deadline=assistant_stream.time.monotonic() + 5)
+        client._get("/threads/t", deadline=assistant_stream._Deadline(5, assistant_stream.time.monotonic() + 5, lambda: False))
     assert bounded[0]["verify"] not in (False, None) and bounded[0]["cert"] is None  # True, or the CA bundle the environment names
     source = (ROOT / "assistant_stream.py").read_text()
     assert "verify=" not in source and "CERT_NONE" not in source and "_create_unverified_context" not in source

@@ -250,4 +250,4 @@ def test_recovery_stops_polling_once_the_stream_is_closed(monkeypatch):
     fake._get = lambda path, deadline=None, get=fake._get: closed.append(True) or get(path, deadline)  # closed elsewhere at once
     with pytest.raises(assistant_stream.IncompleteStreamError, match="closed while it was being recovered"):
         dialect.recover(fake, within(10, closed=lambda: bool(closed)), assistant_stream.IncompleteStreamError("cut"))
-    assert len(closed) == 1 and all(type(deadline) is float for deadline in fake.deadlines)
+    assert len(closed) == 1 and all(isinstance(deadline, assistant_stream._Deadline) for deadline in fake.deadlines)
