@@ -680,9 +680,7 @@ def _response_chunks(response: requests.Response, body: Optional[_Body] = None) 
         else:
             pieces = _read_until(lambda: raw.read(_READ_SIZE, decode_content=False), body)
         yield from _inflated(pieces, encoding)
-        original = getattr(raw, "_original_response", None)
-        if original is not None and original.isclosed():  # read to its end: the connection goes back to the pool
-            raw.release_conn()
+        _give_back(raw)
     except (urllib3.exceptions.ReadTimeoutError, socket.timeout) as exc:
         raise APITimeoutError("no data from the server within the read timeout") from exc
     except (urllib3.exceptions.DecodeError, requests.exceptions.ContentDecodingError, zlib.error) as exc:
@@ -789,10 +787,20 @@ def _inflated(pieces: Iterator[bytes], encoding: str) -> Iterator[bytes]:
         yield rest
 
 
+def _give_back(raw: Any) -> None:
+    """A body read to its end gives its connection back to urllib3's pool."""
+    original = getattr(raw, "_original_response", None)
+    if isinstance(original, http.client.HTTPResponse) and (original.isclosed() or original.length == 0):
+        original.close()  # (http.client's read1 leaves a sized body read to its end open)
+        raw.release_conn()
+
+
 def _close_response(response: requests.Response) -> None:
-    """Close a response at once, even while another greenlet reads from it."""
+    """Close a response at once, even while another greenlet reads from it;
+    a body already read to its end gives its connection back instead."""
     try:
         raw = response.raw
+        _give_back(raw)
         # urllib3 >= 2.3 can end a read blocked in another greenlet; only for a
         # socket the response still holds: a fully read body's is back in the pool.
         if hasattr(raw, "shutdown") and getattr(raw, "connection", None) is not None:
@@ -3583,15 +3591,15 @@ def _command(args: Any) -> int:
 
 
 def _positive(text: str) -> float:
-    """An argparse type: a number above zero."""
+    """An argparse type: a number above zero, a million at most."""
     import argparse
 
     try:
         value = float(text)
     except ValueError:
         value = 0.0
-    if not 0 < value < float("inf"):  # NaN too
-        raise argparse.ArgumentTypeError("%r is not a number above zero" % text)
+    if not 0 < value <= _LONGEST_TIMEOUT:  # NaN too
+        raise argparse.ArgumentTypeError("%r is not a number from 0 to %d" % (text, _LONGEST_TIMEOUT))
     return value
 
 

@@ -38,7 +38,7 @@ class ScriptedServer:
         *,
         status: int = 200,
         headers: Optional[Dict[str, str]] = None,
-        framing: str = "chunked",  # "chunked", "close" (no length), "length", or "raw" (chunked, framed by the script)
+        framing: str = "chunked",  # "chunked", "close" (no length), "length" (at once), "sized" (a length, sent step by step), "raw"
         gzip_body: bool = False,
         wait_timeout: float = 5.0,
         end: str = "finish",  # "finish": end the body; "drop": close abruptly; "hold": wait for the client
@@ -105,6 +105,12 @@ class ScriptedServer:
             elif self.framing == "length":
                 body = b"".join(step for step in self.script if isinstance(step, bytes))
                 headers["Content-Length"] = str(len(gzip.compress(body) if self.gzip_body else body))
+            elif self.framing == "sized":  # the length of what will be sent, step by step
+                steps = [step for step in self.script if isinstance(step, bytes)]
+                if self.gzip_body:
+                    packer = _Gzip()
+                    steps = [packer.compress(step) for step in steps] + [packer.flush_end()]
+                headers["Content-Length"] = str(sum(len(step) for step in steps))
             else:
                 headers["Connection"] = "close"
             head += "".join("%s: %s\r\n" % item for item in headers.items()) + "\r\n"
@@ -132,7 +138,7 @@ class ScriptedServer:
             if self.end == "finish":
                 if self.framing == "chunked":
                     conn.sendall(b"0\r\n\r\n")
-                if self.framing != "length":
+                if self.framing not in ("length", "sized"):
                     conn.shutdown(socket.SHUT_WR)
             # Wait for the client to close its end.
             deadline = time.monotonic() + self.wait_timeout

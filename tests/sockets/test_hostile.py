@@ -488,11 +488,11 @@ def test_parts_are_found_in_log_time_whatever_their_order(order):
 # -- 13. command-line exit codes ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("timeout", ["0", "-1", "inf", "nan"])
+@pytest.mark.parametrize("timeout", ["0", "-1", "inf", "nan", "1e10"])
 def test_a_timeout_that_is_not_seconds_is_misuse(timeout, capsys):
     with pytest.raises(SystemExit) as info:
         assistant_stream.main(["run", "--assistant", "asst_1", "--timeout", timeout])
-    assert info.value.code == 2 and "not a number above zero" in capsys.readouterr().err
+    assert info.value.code == 2 and "is not a number from 0 to 1000000" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("timeout", [float("inf"), (5, float("inf")), 0, -1, (5,), "10", (5, float("nan"))])
@@ -771,3 +771,252 @@ def test_a_json_answer_is_bounded_like_an_event():
         peak, error = peak_while(lambda: client.request("GET", "/threads/t"))
     assert isinstance(error, assistant_stream.ProtocolError) and "larger than 1048576 bytes" in str(error)
     assert peak < 3 * MIB
+
+
+# -- found by a red team, after the classes above ----------------------------------------------------------
+
+
+def json_answer(payload, status=200, headers=b""):
+    import json
+
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+
+    def answer(conn, request):
+        conn.sendall(
+            b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s" % (status, len(data), headers, data)
+        )
+        return True
+
+    return answer
+
+
+def test_list_pages_are_bounded_in_all_and_must_move_on():
+    def page(first):
+        return {
+            "data": [{"id": "step_%d" % n, "status": "in_progress", "pad": "x" * 1000} for n in range(first, first + 100)],
+            "has_more": True,
+        }
+
+    pages = iter(range(0, 10**6, 100))
+
+    def moving_on(conn, request):  # has_more for ever, each page new
+        return json_answer(page(next(pages)))(conn, request)
+
+    for steps, limit, message in (
+        (moving_on, MIB, "more than 1048576 bytes of objects"),
+        (json_answer(page(0)), 16 * MIB, "the page after 'step_99' begins the same way again"),  # has_more for ever, the same page
+    ):
+        routes = {
+            "/runs": servers.event_stream(sse("thread.run.in_progress", RUN)),
+            "/runs/run_1": json_answer(dict(RUN, status="completed")),
+            "/steps": steps,
+        }
+        with servers.RoutedServer(routes) as server:
+            stream = client_of(server, max_event_bytes=limit).stream_run("thread_1", assistant_id="asst_1", recover=5)
+            with pytest.raises(assistant_stream.ProtocolError, match=message):
+                stream.until_done()
+        assert stream.current_run["status"] == "in_progress"  # what was streamed stays readable
+
+
+@pytest.mark.parametrize("encoding", [b"gzip", b"deflate"])
+def test_an_error_body_that_is_a_bomb_costs_64_kib(encoding):
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31 if encoding == b"gzip" else 15)
+    bomb = b"".join(packer.compress(b"a" * MIB) for _ in range(64)) + packer.flush()
+    whole = (
+        b"HTTP/1.1 500 Boom\r\nContent-Type: text/plain\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n" % (encoding, len(bomb))
+        + bomb
+    )
+
+    def answer(conn, request):
+        conn.sendall(whole)
+        return False
+
+    with servers.RoutedServer({"/runs": answer}) as server:
+        peak, error = peak_while(lambda: client_of(server).stream_run("thread_1", assistant_id="asst_1"))
+    assert isinstance(error, assistant_stream.InternalServerError) and error.body.startswith("aaaa")
+    assert peak < 3 * MIB and len(error.body) <= 65536
+
+
+def test_close_while_the_follow_up_is_answered_reads_and_leaks_nothing(tmp_path):
+    import threading
+
+    requested = threading.Event()
+    closed = threading.Event()
+    done = sse("thread.run.completed", dict(RUN, status="completed")) + sse("done", "[DONE]")
+    body = sse("thread.run.requires_action", REQUIRES) + sse("done", "[DONE]")
+
+    def slow(conn, request):
+        requested.set()
+        closed.wait(5)
+        return servers.event_stream(done)(conn, request)
+
+    handlers = assistant_stream.Handlers()
+    handlers.tool(lambda city: "sunny", name="get_weather")
+    with servers.RoutedServer({"/runs": servers.event_stream(body), "/submit_tool_outputs": slow}) as server:
+        stream = client_of(server).stream_run("thread_1", assistant_id="asst_1", handlers=handlers, record=str(tmp_path / "r.sse"))
+        closer = threading.Thread(target=lambda: (requested.wait(5), stream.close(), closed.set()))
+        closer.start()
+        assert stream.until_done()["status"] == "requires_action"
+        closer.join(5)
+    assert stream.closed and not stream.finished and stream.text == ""
+    assert b"continuation" not in (tmp_path / "r.sse").read_bytes()  # the answer was not read, nor recorded
+
+
+def test_close_reaches_a_poll_answer_being_read_and_the_lists_after_it():
+    import threading
+    import time
+
+    polled = b'{"id": "run_1", "thread_id": "thread_1", "status": "completed"}'
+    dripped = servers.drip(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(polled), polled), 0.2
+    )
+    routes = {
+        "/runs": servers.event_stream(sse("thread.run.in_progress", RUN)),
+        "/runs/run_1": dripped,
+        "/steps": json_answer({"data": []}),
+    }
+    with servers.RoutedServer(routes) as server:
+        stream = client_of(server).stream_run("thread_1", assistant_id="asst_1", recover=60)
+        threading.Timer(1.0, stream.close).start()
+        started = time.monotonic()
+        with pytest.raises(assistant_stream.APIConnectionError):
+            stream.until_done()
+        took = time.monotonic() - started
+        time.sleep(0.5)
+        assert "/v1/threads/thread_1/runs/run_1/steps" not in server.paths()
+    assert took < 1.8  # not the 24 s the answer takes to drip
+
+
+def test_retry_sleeps_keep_the_recovery_deadline():
+    import time
+
+    routes = {
+        "/runs": servers.event_stream(sse("thread.run.in_progress", RUN)),
+        "/runs/run_1": json_answer({"error": {"message": "busy"}}, status=503, headers=b"Retry-After: 30\r\n"),
+    }
+    with servers.RoutedServer(routes) as server:
+        stream = client_of(server, max_retries=2).stream_run("thread_1", assistant_id="asst_1", recover=1.0)
+        started = time.monotonic()
+        with pytest.raises(assistant_stream.InternalServerError):
+            stream.until_done()
+    assert time.monotonic() - started < 1.5  # not the 30 s the server asked for
+
+
+def test_a_grace_is_a_total_however_the_server_trickles():
+    import time
+
+    def trickle():
+        for _ in range(40):
+            yield b": keep-alive\n\n"
+            time.sleep(0.5)
+
+    script = [sse("thread.run.completed", dict(RUN, status="completed")), trickle()]
+    with ScriptedServer(script, end="hold", wait_timeout=25) as server:
+        stream = client_of(server, timeout=(5, 30)).stream_run("thread_1", assistant_id="asst_1")
+        started = time.monotonic()
+        assert stream.until_done()["status"] == "completed"
+        took = time.monotonic() - started
+    assert took < 3.5 and stream.finished  # the 2 s grace, not the 20 s of trickle
+
+
+def test_a_server_cannot_forge_a_recording_marker(tmp_path):
+    forged = b": assistant-stream continuation\n\n: assistant-stream recovered\n"
+    body = [sse("thread.run.in_progress", RUN), forged, sse("thread.run.completed", dict(RUN, status="completed")), sse("done", "[DONE]")]
+    path = tmp_path / "forged.sse"
+    with ScriptedServer(body) as server:
+        live = [(e.name, e.data) for e in client_of(server).stream_run("thread_1", assistant_id="asst_1", record=str(path))]
+    replayed = assistant_stream.replay(path)
+    assert [(e.name, e.data) for e in replayed] == live and not replayed.recovered
+    assert b": assistant-stream-served continuation" in path.read_bytes()
+
+
+def test_streamed_text_survives_a_finished_part_that_leaves_it_out():
+    text = {"index": 0, "type": "text", "text": {"value": "Hello, world"}}
+    completed = {"id": "msg_1", "status": "completed", "content": [{"type": "text", "text": {"annotations": []}}]}
+    body = sse("thread.message.delta", {"id": "msg_1", "delta": {"content": [text]}}) + sse("thread.message.completed", completed)
+    seen = []
+    handlers = assistant_stream.Handlers()
+    handlers.on("text.done", seen.append)
+    stream = assistant_stream.replay(body + sse("thread.run.completed", dict(RUN, status="completed")), handlers)
+    stream.until_done()
+    assert stream.text == "Hello, world" and [e.text for e in seen] == ["Hello, world"]
+    assert stream.final_messages()[0]["content"] == [{"type": "text", "text": {"value": "Hello, world", "annotations": []}}]
+
+
+def test_events_that_would_cost_quadratic_time_are_linear_or_refused():
+    parts = [{"index": n, "type": "text", "text": {"value": "x"}} for n in range(20_000, 0, -1)]
+    stream = assistant_stream.replay(sse("thread.message.delta", {"id": "msg_1", "delta": {"content": parts}}))
+    with pytest.raises(assistant_stream.ProtocolError, match="more than 10000 entries"):
+        stream.until_done()
+    calls = [{"id": "call_%d" % n, "type": "function", "function": {"name": "f", "arguments": "{}"}} for n in range(5000)]
+    required = dict(
+        RUN, status="requires_action", required_action={"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}}
+    )
+    step = {"id": "step_1", "status": "in_progress", "step_details": {"type": "tool_calls", "tool_calls": calls}}
+    message = {"id": "msg_1", "status": "in_progress", "content": [{"type": "text", "text": {"value": "x"}}] * 3000}
+    body = sse("thread.run.step.created", step) + sse("thread.run.requires_action", required)
+    body += sse("thread.message.created", message) + sse("thread.message.in_progress", dict(message, content=None)) * 3000
+    snapshots = []
+    original = assistant_stream._snapshot
+    assistant_stream._snapshot = lambda obj: snapshots.append(1) or original(obj)  # counted
+    try:
+        assert assistant_stream.replay(body).until_done()["status"] == "requires_action"
+    finally:
+        assistant_stream._snapshot = original
+    assert len(snapshots) < 200_000  # not 3000 events x 3000 parts
+
+
+def test_a_deeply_nested_message_snapshots():
+    nested = {"value": "x"}
+    for _ in range(600):
+        nested = {"inner": nested}
+    body = sse(
+        "thread.message.delta",
+        {"id": "msg_1", "delta": {"content": [{"index": 0, "type": "text", "text": {"value": "x", "deep": nested}}]}},
+    )
+    stream = assistant_stream.replay(body + sse("thread.run.completed", dict(RUN, status="completed")))
+    stream.until_done()
+    assert stream.final_messages()[0]["content"][0]["text"]["value"] == "x" and stream.current_message is not None
+
+
+def test_long_unknown_names_are_not_cached():
+    handlers = assistant_stream.Handlers()
+    handlers.on("*", lambda event: None)
+    body = b"".join(sse("vendor." + "n%d" % n + "x" * 10_000, {}) for n in range(50))
+    assistant_stream.replay(body + sse("thread.run.completed", dict(RUN, status="completed")), handlers).until_done()
+    assert not [name for name in handlers._cache() if len(name) > 256]
+
+
+def test_credentials_stay_out_of_log_lines_and_parsed_error_bodies(caplog):
+    import json
+
+    caplog.set_level("DEBUG", logger="assistant_stream")
+    key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
+    escaped = json.dumps({"error": {"message": "bad key " + key}}).replace("sk-proj", "\\u0073k-proj").encode()
+    cut = sse("thread.run.in_progress", dict(RUN, id=key))
+    routes = {"/runs": servers.event_stream(cut), "/runs/" + key: json_answer(escaped, status=400)}
+    with servers.RoutedServer(routes) as server:
+        client = assistant_stream.Client(api_key=key, base_url=server.url, max_retries=0)
+        stream = client.stream_run("thread_1", assistant_id="asst_1", recover=5)
+        with pytest.raises(assistant_stream.BadRequestError) as info:
+            stream.until_done()
+    assert key not in json.dumps(info.value.body) and key not in str(info.value)
+    assert key not in caplog.text and "recovering run" in caplog.text
+
+
+@pytest.mark.parametrize("recover", ["soon", [60], float("nan"), -1, float("inf")])
+def test_a_recover_that_is_not_seconds_sends_nothing(recover):
+    with servers.RoutedServer({"/runs": servers.close}) as server:
+        with pytest.raises(ValueError, match="recover must be"):
+            client_of(server).stream_run("thread_1", assistant_id="asst_1", recover=recover)
+        assert server.connections == 0
+
+
+def test_the_command_line_prints_any_name(tmp_path, capsys):
+    import json
+
+    path = tmp_path / "names.sse"
+    path.write_bytes(b'data: {"type": "vendor.\\ud800"}\n\n' + sse("thread.run.completed", dict(RUN, status="completed")))
+    assert assistant_stream.main(["replay", "--events", str(path)]) == 0
+    assert "vendor.?" in capsys.readouterr().out
+    assert json.loads('"\\ud800"')  # the JSON itself is fine: only printing it needs care

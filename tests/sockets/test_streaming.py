@@ -94,7 +94,7 @@ def reader(request, monkeypatch):
     return request.param
 
 
-@pytest.mark.parametrize("framing", ["chunked", "close", "length"])
+@pytest.mark.parametrize("framing", ["chunked", "close", "sized", "length"])
 @pytest.mark.parametrize("gzip_body", [False, True], ids=["plain", "gzip"])
 def test_each_event_is_dispatched_when_its_last_byte_arrives(reader, framing, gzip_body):
     # The server sends one event, then waits until the client's callback for

@@ -124,3 +124,9 @@ def test_a_recording_marks_at_a_line_start_and_holds_a_split_secret_back():
         b'event: thread.run.completed\ndata: {"status": "completed"}\n\n'
     )
     assert not sink.closed  # a file it was given stays open
+
+
+def test_a_chunk_size_line_of_the_limit_and_one_byte_more():
+    assert dechunk(b"5" + b" " * 1021 + b"\r\nhello\r\n0\r\n\r\n")[0] == b"hello"  # 1024 bytes in all
+    with pytest.raises(assistant_stream.ProtocolError, match="longer than 1024"):
+        dechunk(b"5" + b" " * 1022 + b"\r\nhello\r\n0\r\n\r\n")
