@@ -274,7 +274,8 @@ _READ_SIZE = 65536  # the most read (or decompressed) at a time
 _MAX_CHUNK_LINE = 1024  # a chunk size, and its extensions
 _UNKNOWN_NAMES = 256  # how many names a Handlers cache holds besides the known ones
 _MAX_ENTRIES = 10_000  # content parts, tool calls, annotations, outputs: in one list, at most
-_ERROR_BODY_LIMIT = 65536
+_ERROR_BODY_LIMIT = 65536  # the most of an answer we will not use that is read (an error, not an event stream)
+_ERROR_BODY_WAIT = 10.0  # ... and the longest it is read for
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,256}\Z")
 # default_headers and default_query whose names say so are kept out of messages
 _SECRET_NAME = re.compile(r"auth|key|token|secret|sig|password|credential", re.IGNORECASE)
@@ -2907,12 +2908,15 @@ class _BoundedAdapter(requests.adapters.HTTPAdapter):
 
 def _read_and_discard(response: requests.Response) -> bytes:
     """The start of an answer we will not use (an error, not an event
-    stream), for the message; its connection is closed, not pooled: a
-    server that answered wrongly gets a fresh one."""
+    stream), for the message: 64 KiB at most, read for 10 s at most (a
+    server that sends it a byte at a time gets cut off).  Its connection is
+    closed, not pooled: a server that answered wrongly gets a fresh one."""
     connection = getattr(response.raw, "connection", None)
     head = b""
+    body = _Body.of(response)  # decompressed here, in bounded steps
+    body.grace(_ERROR_BODY_WAIT)
     try:
-        for piece in _response_chunks(response):  # decompressed here, in bounded steps
+        for piece in body.chunks:
             head += piece
             if len(head) >= _ERROR_BODY_LIMIT:
                 break

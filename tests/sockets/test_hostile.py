@@ -5,6 +5,7 @@ table).  The servers are purpose-built (tests/servers.py) or the emulator."""
 import gzip
 import itertools
 import socket
+import time
 import tracemalloc
 import zlib
 
@@ -1020,3 +1021,27 @@ def test_the_command_line_prints_any_name(tmp_path, capsys):
     assert assistant_stream.main(["replay", "--events", str(path)]) == 0
     assert "vendor.?" in capsys.readouterr().out
     assert json.loads('"\\ud800"')  # the JSON itself is fine: only printing it needs care
+
+
+@pytest.mark.parametrize("endless", ["fast", "drip"])
+def test_an_error_body_that_never_ends_is_read_for_64_kib_or_10_s(endless, monkeypatch):
+    monkeypatch.setattr(assistant_stream, "_ERROR_BODY_WAIT", 1.0)  # the same code path, sooner
+    head = b"HTTP/1.1 503 Busy\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    def answer(conn, request):
+        conn.sendall(head)
+        piece = b"1\r\nb\r\n" if endless == "drip" else b"10000\r\n%s\r\n" % (b"b" * 65536)
+        while True:  # raises once the client is gone
+            conn.sendall(piece)
+            time.sleep(0.05 if endless == "drip" else 0)
+
+    with servers.RoutedServer({"/runs": answer}) as server:
+        started = time.monotonic()
+        with pytest.raises(assistant_stream.InternalServerError) as info:
+            client_of(server, max_retries=0).stream_run("thread_1", assistant_id="asst_1")
+        took = time.monotonic() - started
+    assert info.value.status_code == 503 and info.value.body.startswith("bbb")
+    if endless == "fast":
+        assert len(info.value.body) == 65536
+    else:
+        assert 1 < took < 3 and 10 < len(info.value.body) < 60  # a byte every 0.05 s, for 1 s: the read timeout (10 s) never trips
