@@ -69,6 +69,22 @@ FUNCTION_CALL = {
 FINISHED = sse("thread.run.completed", dict(RUN, status="completed")) + sse("done", "[DONE]")
 
 
+def early_follow_up() -> Tuple[bytes, Dict[str, Any]]:
+    """A follow-up response (resp_2) whose message events come before its
+    ``response.created``; and the message, finished, that says "Sunny."."""
+    message = {"id": "msg_2", "type": "message", "role": "assistant", "content": []}
+    done = dict(message, status="completed", content=[{"type": "output_text", "text": "Sunny.", "annotations": []}])
+    body = b"".join(
+        [
+            event("response.output_item.added", output_index=0, item=message),
+            event("response.output_text.delta", item_id="msg_2", output_index=0, content_index=0, delta="Sunny."),
+            event("response.created", response=response(id="resp_2")),
+            event("response.completed", response=response("completed", [done], id="resp_2")),
+        ]
+    )
+    return body, done
+
+
 def one_chunk(body: bytes) -> List[bytes]:
     return [body]
 

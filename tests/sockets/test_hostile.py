@@ -735,19 +735,10 @@ def test_a_recovered_stream_replays_as_recovered(tmp_path, client):
 
 
 def test_a_follow_up_whose_events_come_first_replays_as_it_ran(tmp_path):
-    from conftest import FUNCTION_CALL, FakeTransport, event, response
+    from conftest import FUNCTION_CALL, FakeTransport, early_follow_up, event, response
 
     calling = event("response.created", response=response()) + event("response.completed", response=response("completed", [FUNCTION_CALL]))
-    message = {"id": "msg_2", "type": "message", "role": "assistant", "content": []}
-    done = dict(message, status="completed", content=[{"type": "output_text", "text": "Sunny.", "annotations": []}])
-    early = b"".join(
-        [
-            event("response.output_item.added", output_index=0, item=message),
-            event("response.output_text.delta", item_id="msg_2", output_index=0, content_index=0, delta="Sunny."),
-            event("response.created", response=response(id="resp_2")),
-            event("response.completed", response=response("completed", [done], id="resp_2")),
-        ]
-    )
+    early, done = early_follow_up()
     handlers = assistant_stream.Handlers()
     handlers.tool(lambda city: "sunny", name="get_weather")
     fake = FakeTransport().stream("/responses", calling, early)

@@ -5,7 +5,7 @@ no call is answered twice, a malformed call is refused before any tool runs."""
 import pytest
 
 import assistant_stream
-from conftest import FUNCTION_CALL, RUN, FakeTransport, derived, event, response, sse
+from conftest import FUNCTION_CALL, RUN, FakeTransport, derived, early_follow_up, event, response, sse
 
 # -- one round of each API: get_weather, asked for as call_1 -------------------------------
 
@@ -289,16 +289,7 @@ def test_a_conversation_of_none_is_no_conversation():
 
 
 def test_a_follow_up_whose_events_come_before_its_response_created():
-    message = {"id": "msg_2", "type": "message", "role": "assistant", "content": []}
-    done = dict(message, status="completed", content=[{"type": "output_text", "text": "Sunny.", "annotations": []}])
-    early = b"".join(
-        [
-            event("response.output_item.added", output_index=0, item=message),
-            event("response.output_text.delta", item_id="msg_2", output_index=0, content_index=0, delta="Sunny."),
-            event("response.created", response=response(id="resp_2")),
-            event("response.completed", response=response("completed", [done], id="resp_2")),
-        ]
-    )
+    early, done = early_follow_up()
     handlers = weather()
     seen = []
     handlers.on("*", lambda e: seen.append((e, e.snapshot)))  # each snapshot read at once
