@@ -2789,6 +2789,9 @@ class Stream:
 
 # The deadline in force for this greenlet's (or thread's) requests.
 _DEADLINE: contextvars.ContextVar[Optional[_Deadline]] = contextvars.ContextVar("assistant_stream_deadline", default=None)
+# Whether this greenlet's (or thread's) last request was written out whole:
+# None if its connection was not one of this module's, which cannot tell.
+_WRITTEN: contextvars.ContextVar[Optional[bool]] = contextvars.ContextVar("assistant_stream_written", default=None)
 
 
 @contextlib.contextmanager
@@ -2812,6 +2815,7 @@ class _DeadlineSocket:
     def __init__(self, sock: Any):
         self._sock = sock
         self._timeout = sock.gettimeout()
+        self._sliced = False  # the socket's own timeout is not _timeout
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -2819,6 +2823,7 @@ class _DeadlineSocket:
     def settimeout(self, timeout: Optional[float]) -> None:
         self._timeout = timeout
         self._sock.settimeout(timeout)
+        self._sliced = False
 
     def gettimeout(self) -> Optional[float]:
         return self._timeout  # type: ignore[no-any-return]
@@ -2836,8 +2841,11 @@ class _DeadlineSocket:
     def _read(self, read: Callable[..., Any], *args: Any) -> Any:
         deadline = _DEADLINE.get()
         if deadline is None:
-            self._sock.settimeout(self._timeout)
+            if self._sliced:
+                self._sock.settimeout(self._timeout)
+                self._sliced = False
             return read(*args)
+        self._sliced = True
         idle_until = None if self._timeout is None else time.monotonic() + self._timeout
         while True:  # in slices, to notice a close from elsewhere
             self._sock.settimeout(min(self._left(deadline, idle_until), 0.25))
@@ -2857,28 +2865,48 @@ class _DeadlineSocket:
         if deadline is not None:
             left = self._left(deadline, None)
             self._sock.settimeout(left if self._timeout is None else min(self._timeout, left))
+            self._sliced = True
+        elif self._sliced:
+            self._sock.settimeout(self._timeout)
+            self._sliced = False
         self._sock.sendall(data, flags)
 
     def makefile(self, mode: str = "r", buffering: Optional[int] = None, **kwargs: Any) -> Any:
         """http.client's reader: over this socket, so that it is bounded too."""
         if mode != "rb":
             return self._sock.makefile(mode, buffering, **kwargs)
-        return io.BufferedReader(socket.SocketIO(self, "rb"), buffering or io.DEFAULT_BUFFER_SIZE)  # type: ignore[arg-type]
+        reader = io.BufferedReader(socket.SocketIO(self, "rb"), buffering or io.DEFAULT_BUFFER_SIZE)  # type: ignore[arg-type]
+        self._sock._io_refs += 1  # as the socket's own makefile does: closing the socket waits for the reader
+        return reader
 
     def _decref_socketios(self) -> None:
-        """The reader is closed; the socket stays the connection's."""
+        """The reader is closed: the socket may close now, if it was closed."""
+        self._sock._decref_socketios()
 
 
-class _BoundedHTTPConnection(urllib3.connection.HTTPConnection):
+class _Tracked:
+    """What this module's connections add to urllib3's: sockets that keep
+    deadlines, and a word on whether the request went out whole."""
+
+    sock: Any
+
     def connect(self) -> None:
-        super().connect()
+        _WRITTEN.set(False)
+        super().connect()  # type: ignore[misc]
         self.sock = _DeadlineSocket(self.sock)
 
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _WRITTEN.set(False)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+        _WRITTEN.set(True)  # (a failed write returns nothing: it raises, or urllib3 swallows it)
 
-class _BoundedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        self.sock = _DeadlineSocket(self.sock)
+
+class _BoundedHTTPConnection(_Tracked, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _BoundedHTTPSConnection(_Tracked, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _BoundedHTTPPool(urllib3.HTTPConnectionPool):
@@ -2983,7 +3011,10 @@ class Client:
         self.max_event_bytes = max_event_bytes
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
-        self._bounded_adapter: Optional[_BoundedAdapter] = None  # for the requests that have a deadline
+        if session is None:  # its connections keep deadlines, and tell whether a request went out whole
+            self.session.mount("https://", _BoundedAdapter())
+            self.session.mount("http://", _BoundedAdapter())
+        self._bounded_adapter: Optional[_BoundedAdapter] = None  # a session of the caller's, for the requests that have a deadline
 
     def __repr__(self) -> str:
         return "<Client %s>" % self.base_url
@@ -3265,6 +3296,7 @@ class Client:
             _log.debug("%s %s", method, self._redact(url))
             error: AssistantStreamError
             wait = None
+            _WRITTEN.set(None)  # until one of this module's connections says
             try:
                 if _DEADLINE.get() is None:
                     response = self.session.request(
@@ -3289,12 +3321,14 @@ class Client:
                     )
             except requests.exceptions.ConnectTimeout as exc:
                 error = self._redacted(APITimeoutError("%s %s timed out connecting: %s" % (method, url, exc)))
-            except requests.exceptions.Timeout as exc:  # the request went out: not retried
-                raise self._redacted(APITimeoutError("%s %s timed out: %s" % (method, url, exc))) from None
+            except requests.exceptions.Timeout as exc:
+                error = self._redacted(APITimeoutError("%s %s timed out: %s" % (method, url, exc)))
+                if _WRITTEN.get() is not False:  # the request went out: not retried
+                    raise error from None
             except requests.exceptions.ConnectionError as exc:
                 error = self._redacted(APIConnectionError("%s %s failed: %s" % (method, url, exc)))
                 if not _never_sent(exc):  # the server may have it: sending it again could run it twice
-                    raise self._redacted(error) from None
+                    raise error from None
             except (requests.exceptions.RequestException, ValueError) as exc:  # a header requests refuses, say
                 raise self._redacted(APIConnectionError("%s %s failed: %s" % (method, url, exc))) from None
             else:
@@ -3410,11 +3444,20 @@ class Client:
 
 
 def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
-    """Whether a failed request provably never reached the server: the
-    connection could not be made (refused, DNS, connect timeout, the proxy).
-    A connection closed or reset after it was made may have carried the
-    request, so it is not sent again; nor after a TLS error, whose reason
-    cannot tell the handshake from a record read after the request went."""
+    """Whether a failed request provably never reached the server whole.
+
+    This module's connections say so (``_WRITTEN``): the connection could
+    not be made (refused, DNS, connect timeout, TLS handshake, the proxy's
+    tunnel), or writing the request failed (a pooled connection the server
+    had closed, a reset while the body went out): a server that has no whole
+    request cannot act on it.  A connection closed, reset or broken after
+    the request was written may have carried it, so it is not sent again.
+
+    Through an adapter of the caller's, which cannot say, only a connection
+    that could not be made counts (refused, DNS, connect timeout)."""
+    written = _WRITTEN.get()
+    if written is not None:
+        return not written
     reason = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError says why
     if isinstance(reason, urllib3.exceptions.ProxyError):

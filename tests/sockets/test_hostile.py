@@ -4,12 +4,16 @@ table).  The servers are purpose-built (tests/servers.py) or the emulator."""
 
 import gzip
 import itertools
+import os
+import pathlib
 import socket
+import ssl
 import time
 import tracemalloc
 import zlib
 
 import pytest
+import requests
 
 import assistant_stream
 import servers
@@ -205,13 +209,10 @@ def test_a_name_that_does_not_resolve_is_retried(sleeps, monkeypatch):
     assert len(sleeps) == 2
 
 
-def test_a_tls_failure_is_never_retried(sleeps):
-    # A TLS error's reason cannot tell the handshake from a record read after
-    # the request went out (a server can send a bad record header after
-    # reading the whole POST): so it is not sent again.
+def test_a_tls_handshake_that_fails_is_retried(sleeps):
     seen = []
 
-    def plain(conn):
+    def plain(conn):  # a server that speaks plain HTTP to a TLS ClientHello
         seen.append(conn.recv(1))
         conn.sendall(b"HTTP/1.1 400 Bad\r\n\r\n")
 
@@ -219,8 +220,56 @@ def test_a_tls_failure_is_never_retried(sleeps):
         client = assistant_stream.Client(api_key=API_KEY, base_url=server.url.replace("http:", "https:"), max_retries=2)
         with pytest.raises(assistant_stream.APIConnectionError, match="WRONG_VERSION_NUMBER|wrong version number"):
             client.stream_run("thread_1", assistant_id="asst_1")
+        assert server.connections == 3 and len(sleeps) == 2
+    assert seen == [b"\x16"] * 3  # TLS handshake records: no request left
+    with servers.RoutedServer({}, raw=plain) as server:  # a session of the caller's cannot tell where it failed
+        client = assistant_stream.Client(api_key=API_KEY, base_url=server.url.replace("http:", "https:"), session=requests.Session())
+        with pytest.raises(assistant_stream.APIConnectionError):
+            client.stream_run("thread_1", assistant_id="asst_1")
+        assert server.connections == 1
+
+
+TLS = pathlib.Path(__file__).parent.parent / "tls"  # a self-signed certificate for 127.0.0.1
+
+
+def test_a_tls_error_after_the_request_went_out_is_never_retried(sleeps, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(TLS / "cert.pem"))
+    received = []
+
+    def bad_record_after_the_request(conn):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(TLS / "cert.pem", TLS / "key.pem")
+        with context.wrap_socket(conn, server_side=True) as tls:
+            received.append(servers._read_request(tls))
+            os.write(tls.fileno(), b"\x17\x03\x03\x00\x20" + b"\x00" * 32)  # a record no key encrypted
+            tls.recv(1)  # until the client is gone
+
+    with servers.RoutedServer({}, raw=bad_record_after_the_request) as server:
+        client = assistant_stream.Client(api_key=API_KEY, base_url=server.url.replace("http:", "https:"), max_retries=2)
+        with pytest.raises(assistant_stream.APIConnectionError, match="(?i)ssl|record|decrypt|mac"):
+            client.stream_run("thread_1", assistant_id="asst_1")
         assert server.connections == 1 and sleeps == []
-    assert seen == [b"\x16"]  # a TLS handshake record
+    assert [request.split(b"\r\n", 1)[0] for request in received] == [b"POST /v1/threads/thread_1/runs HTTP/1.1"]
+
+
+def test_a_post_whose_writing_failed_is_sent_again(sleeps):
+    # The server resets the connection after the headers, while the body is
+    # still going out: it never had the whole request, so it cannot act on it.
+    heads = []
+
+    def reset_after_the_headers(conn):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        heads.append(data.split(b"\r\n", 1)[0])
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+    with servers.RoutedServer({}, raw=reset_after_the_headers) as server:
+        client = client_of(server, max_retries=2)
+        with pytest.raises(assistant_stream.APIConnectionError):
+            client.stream_run("thread_1", assistant_id="asst_1", instructions="x" * (32 * MIB))
+        assert server.connections == 3 and len(sleeps) == 2
+    assert heads == [b"POST /v1/threads/thread_1/runs HTTP/1.1"] * 3
 
 
 def test_a_pooled_connection_the_server_closed_is_not_used_again():
