@@ -349,3 +349,24 @@ def test_a_stream_closed_while_its_tools_run_sends_nothing(name):
     streams.append(api.start(fake, handlers))
     assert streams[0].until_done()["status"] == ("requires_action" if api is Runs else "completed")
     assert fake.paths == [api.first] and streams[0].closed and not streams[0].finished
+
+
+@pytest.mark.parametrize("arguments, outcome", [('{"city": "Oslo"}', "once"), ('{"city": "Rome"}', "refused")])
+def test_two_function_call_items_with_one_call_id(arguments, outcome):
+    second = dict(CALL, id="fc_2", arguments=arguments)
+    body = b"".join(
+        [
+            event("response.created", response=response()),
+            event("response.completed", response=response("completed", [CALL, second])),
+        ]
+    )
+    handlers = weather()
+    fake = FakeTransport().stream("/responses", body, Responses.answered)
+    stream = Responses.start(fake, handlers)
+    if outcome == "once":
+        assert stream.until_done()["id"] == "resp_2"
+        assert handlers.calls == ["Oslo"] and Responses.outputs(fake.requests[1][2]) == [("call_1", "sunny in Oslo")]
+    else:
+        with pytest.raises(assistant_stream.ProtocolError, match="call_1 is listed twice, differently"):
+            stream.until_done()
+        assert handlers.calls == [] and len(fake.requests) == 1
