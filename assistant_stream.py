@@ -84,7 +84,7 @@ from typing import (
     Type,
     Union,
 )
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
 import sseclient
@@ -234,6 +234,8 @@ _CALL_TEXT = {
 
 # Every API's: an error, and the end of a body ("done", or a data line "[DONE]").
 _SHARED_EVENTS = ("error", "done")
+# Events whose data need not be JSON: an error's may be text.
+_FREE_EVENTS = frozenset(("error",))
 # The events this module derives from the API's.
 _DERIVED_EVENTS = frozenset(
     (
@@ -278,6 +280,10 @@ _ERROR_BODY_LIMIT = 65536  # the most of an answer we will not use that is read 
 _ERROR_BODY_WAIT = 10.0  # ... and the longest it is read for
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,256}\Z")
 # default_headers and default_query whose names say so are kept out of messages
+# The paths of the Assistants API, whose requests say OpenAI-Beta: assistants=v2.
+_ASSISTANTS_PATHS = ("/threads", "/assistants", "/vector_stores")
+# Azure's hosts (OpenAI, AI Foundry, their sovereign clouds), whose SDKs send no OpenAI-Beta.
+_AZURE_HOSTS = (".azure.com", ".azure.us", ".azure.cn", ".azureml.ms")
 _SECRET_NAME = re.compile(r"auth|key|token|secret|sig|password|credential", re.IGNORECASE)
 
 _log = logging.getLogger("assistant_stream")
@@ -392,10 +398,11 @@ _STATUS_ERRORS = {
 }
 
 
-def _stream_error(data: Any) -> StreamError:
-    """The exception for an ``error`` event."""
+def _stream_error(data: Any, redact: Optional[Callable[[str], str]] = None) -> StreamError:
+    """The exception for an ``error`` event: its JSON, or its text (the
+    format is not documented; Azure's SDK takes what is not JSON as text)."""
     error = data.get("error", data) if type(data) is dict else data
-    message = error.get("message") if type(error) is dict else None
+    message = error.get("message") if type(error) is dict else _preview(error, 500, redact) if type(error) is str else None
     code = error.get("code") if type(error) is dict else None
     text = "the server sent an error event"
     if code:
@@ -1216,6 +1223,17 @@ def _status(obj: JSON, required: bool = True) -> Optional[str]:
     return status
 
 
+def _final_status(name: str, data: JSON) -> Optional[str]:
+    """The final status an event gives its object, or None: the payload's,
+    if it is final; else the event name's, if that is final (Azure sends a
+    ``thread.message.completed`` whose data says "in_progress")."""
+    status = _status(data, required=False)
+    if status in _TERMINAL:
+        return status
+    word = name[name.rfind(".") + 1 :]
+    return word if word in _TERMINAL else None
+
+
 def _delta_text(data: JSON) -> str:
     """A ``.delta`` event's fragment: a string, or the event is malformed."""
     fragment = data["delta"]
@@ -1260,9 +1278,12 @@ class _Derived:
         return []
 
     def text(self, key: Any, data: Any, fragment: str, part: JSON) -> List[Emission]:
-        """A text delta: ``text.created`` first for a new part, then ``text.delta``."""
-        if key in self.parts:
-            return [("text.delta", data, fragment, part)]
+        """A text delta: ``text.created`` first for a new part, then
+        ``text.delta``; nothing once the part is done (a late delta is only
+        folded into the part)."""
+        done = self.parts.get(key)
+        if done is not None:
+            return [] if done else [("text.delta", data, fragment, part)]
         self.parts[key] = False
         return [("text.created", data, _text_of(part), part), ("text.delta", data, fragment, part)]
 
@@ -1299,6 +1320,15 @@ class _Derived:
             return []
         self.parts[key] = True
         return [("text.done", _snapshot(part), _text_of(part), _text_source(part))]
+
+    def call_delta(self, key: Any, data: Any, entry: Any) -> List[Emission]:
+        """A call's delta: ``tool_call.created`` first for a new call, then
+        ``tool_call.delta``; nothing once the call is done (Azure sends an
+        MCP call's output after its step completed: it is only folded into
+        the call)."""
+        if self.calls.get(key):
+            return []
+        return self.call(key, data, entry, False) + [("tool_call.delta", data, None, entry)]
 
     def call(self, key: Any, data: Any, entry: Any, done: bool) -> List[Emission]:
         """``tool_call.created`` the first time, ``tool_call.done`` (once)
@@ -1413,10 +1443,10 @@ class _RunAccumulator(_Accumulator):
         return [(name, data, None, data)]
 
     def _on_run(self, name: str, data: JSON) -> List[Emission]:
-        status = _status(data)
-        self.run = data
+        status = _final_status(name, data) or _status(data)
+        self.run = data if data.get("status") == status else dict(data, status=status)
         self.waiting = False
-        emissions: List[Emission] = [(name, data, None, data)]
+        emissions: List[Emission] = [(name, data, None, self.run)]
         if status == "requires_action":
             streamed = {entry.get("id"): entry for step in self.steps_by_id.values() for entry in _tool_calls(step) if type(entry) is dict}
             for call in _required_calls(data):
@@ -1429,9 +1459,12 @@ class _RunAccumulator(_Accumulator):
     def _on_step(self, name: str, data: JSON) -> List[Emission]:
         step_id = data["id"]
         step = self.steps_by_id.get(step_id)
-        final = _status(data, required=False) in _TERMINAL
+        status = _final_status(name, data)
+        final = status is not None
         if step is None or final:
             step = _finished(step, data)
+            if final:
+                step["status"] = status
         else:
             step.update((key, _snapshot(value)) for key, value in data.items() if key != "step_details")
         self.steps_by_id[step_id] = self.step = step
@@ -1463,17 +1496,19 @@ class _RunAccumulator(_Accumulator):
         _merge(step, delta)
         emissions: List[Emission] = [(name, data, None, step)]
         for item, entry in calls:
-            emissions += self.derived.call(_call_key(step_id, item["index"], entry), item, entry, False)
-            emissions.append(("tool_call.delta", item, None, entry))
+            emissions += self.derived.call_delta(_call_key(step_id, item["index"], entry), item, entry)
         return emissions
 
     def _on_message(self, name: str, data: JSON) -> List[Emission]:
         message_id = data["id"]
         message = self.messages_by_id.get(message_id)
-        final = _status(data, required=False) in _MESSAGE_FINAL
+        status = _final_status(name, data)
+        final = status is not None
         old_parts = message.get("content") if message is not None else None
         if message is None or final:
             message = _finished(message, data)
+            if final:
+                message["status"] = status
         else:
             message.update((key, _snapshot(value)) for key, value in data.items() if key != "content")
         self.messages_by_id[message_id] = self.message = message
@@ -1516,7 +1551,7 @@ class _RunAccumulator(_Accumulator):
             if entry.get("type") == "text":
                 text = item.get("text")
                 fragment = text.get("value") if type(text) is dict else None
-                emissions.append(("text.delta", item, fragment if type(fragment) is str else "", entry["text"]))
+                emissions += self.derived.text((message_id, item["index"]), item, fragment if type(fragment) is str else "", entry["text"])
         return emissions
 
 
@@ -1533,8 +1568,9 @@ def _tool_calls(step: JSON) -> List[JSON]:
 
 
 def _required_calls(run: JSON) -> List[JSON]:
+    """The calls a run requires: tool outputs, or approvals (Azure's MCP calls)."""
     action = run.get("required_action") or {}
-    calls = (action.get("submit_tool_outputs") or {}).get("tool_calls")
+    calls = (action.get("submit_tool_outputs") or action.get("submit_tool_approval") or {}).get("tool_calls")
     return calls if type(calls) is list else []
 
 
@@ -1611,8 +1647,9 @@ class _ResponseAccumulator(_Accumulator):
         received = data["response"]
         final = _status(received) in _TERMINAL
         current = self.response
-        if current is None or current.get("id") not in (None, received.get("id")):  # the first, or after tools
-            current = self.response = {"output": []}
+        received_id = received.get("id")
+        if current is None or self.waiting or (received_id is not None and current.get("id") not in (None, received_id)):
+            current = self.response = {"output": []}  # the first, or after tools (an event without an id is the current one's)
             self.responses.append(current)
             self.waiting = False
         old_output = current["output"]
@@ -1724,11 +1761,8 @@ class _ResponseAccumulator(_Accumulator):
             value = data[field]
             item[field] = value if type(value) is dict else _text_field(data, field)  # some servers send the object
             return emissions
-        fragment = _delta_text(data)
-        _append(item, field, fragment)
-        emissions += self.derived.call(self.item_key(index), data, item, False)
-        emissions.append(("tool_call.delta", data, None, item))
-        return emissions
+        _append(item, field, _delta_text(data))
+        return emissions + self.derived.call_delta(self.item_key(index), data, item)
 
     def _on_summary_part(self, name: str, data: JSON) -> List[Emission]:
         item = _slot(self.output(), data["output_index"])
@@ -1749,8 +1783,12 @@ class _ResponseAccumulator(_Accumulator):
 
 
 def _is_tool_call(item: Any) -> bool:
-    """A Responses output item that is a tool call: function_call, mcp_call, ..."""
-    return type(item) is dict and str(item.get("type", "")).endswith("_call")
+    """A Responses output item that is a tool call (function_call, mcp_call,
+    ...), or a call awaiting approval (mcp_approval_request)."""
+    if type(item) is not dict:
+        return False
+    kind = str(item.get("type", ""))
+    return kind.endswith("_call") or kind == "mcp_approval_request"
 
 
 # ---------------------------------------------------------------------------
@@ -1793,14 +1831,19 @@ class _Transport(Protocol):
 
 
 class _Call(NamedTuple):
-    """A tool call a stop requires, checked: a string id and name."""
+    """A tool call a stop requires, checked: a string id and name.  A
+    "function" call is answered with its tool's output; an "approval" (an
+    MCP call awaiting it) with the approval callback's decision, which is
+    shown ``item``, the call as the server listed it."""
 
     id: str
     name: str
     arguments: Any
+    kind: str = "function"
+    item: Any = None
 
 
-def _checked_calls(calls: Iterable[Tuple[Any, Any, Any]]) -> List[_Call]:
+def _checked_calls(calls: Iterable[Tuple[Any, ...]]) -> List[_Call]:
     """The calls, each with a string id and name, each once: a call listed
     twice the same way is answered once; listed twice differently, it is
     malformed (ValueError)."""
@@ -1888,8 +1931,8 @@ class _Dialect:
     @property
     def required(self) -> FrozenSet[str]:
         """The names, as the wire gives them, whose events must carry a JSON
-        object (and a data line): its API's events."""
-        return self.events
+        object (and a data line): its API's events, but ``error``."""
+        return self.events - _FREE_EVENTS
 
     @classmethod
     def claims(cls, name: str, data: Any) -> bool:
@@ -1932,8 +1975,9 @@ class _Dialect:
         """Where the tool outputs go; its ids checked before any tool runs."""
         raise NotImplementedError
 
-    def follow_up_body(self, calls: List[_Call], outputs: List[str]) -> JSON:
-        """The request that sends the outputs and streams what follows."""
+    def follow_up_body(self, calls: List[_Call], answers: List[Any]) -> JSON:
+        """The request that sends the answers (a function call's output, an
+        approval's (approve, fields)) and streams what follows."""
         raise NotImplementedError
 
     def pollable(self) -> bool:
@@ -1992,6 +2036,8 @@ class _RunDialect(_Dialect):
         if run is None or run.get("status") != "requires_action":
             return []
         try:
+            if (run.get("required_action") or {}).get("type") == "submit_tool_approval":  # Azure's MCP calls
+                return _checked_calls((call["id"], call["name"], call.get("arguments"), "approval", call) for call in _required_calls(run))
             return _checked_calls(
                 (call["id"], call["function"]["name"], call["function"].get("arguments")) for call in _required_calls(run)
             )
@@ -2001,9 +2047,14 @@ class _RunDialect(_Dialect):
     def follow_up_path(self) -> str:
         return self._path() + "/submit_tool_outputs"
 
-    def follow_up_body(self, calls: List[_Call], outputs: List[str]) -> JSON:
-        answers = [{"tool_call_id": call.id, "output": output} for call, output in zip(calls, outputs)]
-        return {"tool_outputs": answers, "stream": True}
+    def follow_up_body(self, calls: List[_Call], answers: List[Any]) -> JSON:
+        body: JSON = {}
+        for call, answer in zip(calls, answers):
+            if call.kind == "approval":
+                body.setdefault("tool_approvals", []).append(dict(answer[1], tool_call_id=call.id, approve=answer[0]))
+            else:
+                body.setdefault("tool_outputs", []).append({"tool_call_id": call.id, "output": answer})
+        return dict(body, stream=True)
 
     def pollable(self) -> bool:
         return bool((self.acc.run or {}).get("id") or self.resume)
@@ -2071,10 +2122,16 @@ class _ResponseDialect(_Dialect):
         if response is None or response.get("status") != "completed":
             return []
         try:
-            items = [item for item in response.get("output") or () if type(item) is dict and item.get("type") == "function_call"]
-            return _checked_calls((item.get("call_id"), item.get("name"), item.get("arguments")) for item in items)
+            items = [item for item in response.get("output") or () if type(item) is dict]
+            return _checked_calls(
+                (item.get("call_id"), item.get("name"), item.get("arguments"))
+                if item.get("type") == "function_call"
+                else (item.get("id"), item.get("name"), item.get("arguments"), "approval", item)
+                for item in items
+                if item.get("type") in ("function_call", "mcp_approval_request")
+            )
         except _MALFORMED as exc:
-            raise ProtocolError("malformed function_call: %r" % (exc,)) from None
+            raise ProtocolError("malformed function_call or mcp_approval_request: %r" % (exc,)) from None
 
     def _chained_id(self) -> str:
         """The id a follow-up continues, in its body (any string: gateways make ids of base64)."""
@@ -2087,8 +2144,13 @@ class _ResponseDialect(_Dialect):
         self._chained_id()
         return "/responses"
 
-    def follow_up_body(self, calls: List[_Call], outputs: List[str]) -> JSON:
-        items = [{"type": "function_call_output", "call_id": call.id, "output": output} for call, output in zip(calls, outputs)]
+    def follow_up_body(self, calls: List[_Call], answers: List[Any]) -> JSON:
+        items = [
+            dict(answer[1], type="mcp_approval_response", approval_request_id=call.id, approve=answer[0])
+            if call.kind == "approval"
+            else {"type": "function_call_output", "call_id": call.id, "output": answer}
+            for call, answer in zip(calls, answers)
+        ]
         return _follow_up(self.request, self._chained_id(), items)
 
     def pollable(self) -> bool:
@@ -2142,6 +2204,7 @@ def _follow_up(request: JSON, response_id: str, outputs: List[JSON]) -> JSON:
 _DIALECTS: Dict[str, Type[_Dialect]] = {dialect.kind: dialect for dialect in (_RunDialect, _ResponseDialect)}
 # Every API's event names: what Handlers accepts, and what a replay holds to JSON before it knows its API.
 _API_EVENTS: FrozenSet[str] = frozenset().union(*(dialect.events for dialect in _DIALECTS.values()))
+_REQUIRED_BEFORE_SETTLED = _API_EVENTS - _FREE_EVENTS
 
 
 def _dialect_for(name: str, data: Any) -> Optional[Type[_Dialect]]:
@@ -2196,6 +2259,7 @@ class Handlers:
         self._resolved: Dict[str, Tuple[Callback, ...]] = {}
         self.tools: Dict[str, Callable[..., Any]] = {}
         self._reported: Set[str] = set()  # tools whose errors go to the model
+        self._approve: Optional[Callable[[JSON], Any]] = None
 
     def on(self, name: str, fn: Optional[Callback] = None) -> Any:
         """Register ``fn`` for the event ``name`` and return ``fn``.
@@ -2263,6 +2327,42 @@ class Handlers:
 
         return register if fn is None else register(fn)
 
+    def approval(self, fn: Callable[[JSON], Any]) -> Callable[[JSON], Any]:
+        """Register the callback that decides tool approvals, and return it.
+
+        When a run requires approval of MCP calls (Azure's
+        ``submit_tool_approval``) or a response asks for it
+        (``mcp_approval_request`` items), the stream calls ``fn`` with each
+        call, a dict as the server listed it (``name``, ``arguments``,
+        ``server_label``, ...), sends the decisions and streams what
+        follows.  ``fn`` returns True or False, or ``(True, {...})`` whose
+        dict goes into the answer as it is (Azure: ``{"headers": {...}}``
+        for the MCP server).  If ``fn`` raises, the exception propagates and
+        the stream closes; anything else it returns is a TypeError.  One
+        table has one approval callback: registering another replaces it.
+        """
+        if not callable(fn):
+            raise TypeError("an approval callback must be callable, not %r" % (fn,))
+        self._approve = fn
+        return fn
+
+    def _answers(self, call: _Call) -> bool:
+        """Whether this table can answer a call: a tool for it, or an approval callback."""
+        return self._approve is not None if call.kind == "approval" else call.name in self.tools
+
+    def _answer(self, call: _Call, redact: Optional[Callable[[str], str]] = None) -> Any:
+        """A call's answer: a function call's output; an approval's decision,
+        as (approve, more fields for the answer)."""
+        if call.kind != "approval":
+            return self._output(call, redact)
+        assert self._approve is not None
+        decision = self._approve(_snapshot(call.item))  # a copy: the callback cannot change the stream's state
+        if type(decision) is bool:
+            return decision, {}
+        if type(decision) is tuple and len(decision) == 2 and type(decision[0]) is bool and type(decision[1]) is dict:
+            return decision
+        raise TypeError("the approval callback returned %r for call %s: return True, False or (True, {...})" % (decision, call.id))
+
     def _cache(self) -> Dict[str, Tuple[Callback, ...]]:
         """The resolved callbacks by event name, for a stream's one dict
         lookup per event; cleared in place whenever the table changes."""
@@ -2292,7 +2392,8 @@ class Handlers:
             return "error: %s: %s" % (type(exc).__name__, exc)
 
     def __repr__(self) -> str:
-        return "<Handlers %d callbacks, %d tools>" % (len(self._registrations), len(self.tools))
+        approval = ", an approval callback" if self._approve is not None else ""
+        return "<Handlers %d callbacks, %d tools%s>" % (len(self._registrations), len(self.tools), approval)
 
 
 # ---------------------------------------------------------------------------
@@ -2354,7 +2455,7 @@ class Stream:
         # is unrouted, and the stream speaks of a run.
         self._settled = dialect is not None
         self._use(dialect or _RunDialect())
-        self._names = self._dialect.required if self._settled else _API_EVENTS
+        self._names = self._dialect.required if self._settled else _REQUIRED_BEFORE_SETTLED
         self._phase = _READING
         self._closed = False
         self._received = 0
@@ -2519,7 +2620,7 @@ class Stream:
             self._emit([("done", data, None, None)])
         elif name == "error":
             self._emit([("error", data, None, data)])
-            raise _stream_error(data)
+            raise _stream_error(data, self._redact)
         elif name in _DERIVED_EVENTS:  # 'end' means finished normally: only the Stream may say so
             raise ProtocolError("the server sent an event named %r, a name for events this library derives" % name)
         else:
@@ -2636,10 +2737,12 @@ class Stream:
     # -- the tool round, recovery, cancel: the dialect says how ----------------
 
     def _tool_round(self) -> bool:
-        """Run the tools the stop requires, send their outputs and read what
-        follows; False if it requires none, or some call has no tool (the
-        stream then ends where it stopped).  A replay never calls tools: it
-        reads the body that followed them, if the live stream did."""
+        """Answer the calls the stop requires (run the tools, ask the
+        approval callback), send the answers and read what follows; False if
+        it requires none, or some call has no answer here (the stream then
+        ends where it stopped).  A replay never calls tools nor asks for
+        approvals: it reads the body that followed them, if the live stream
+        did."""
         dialect = self._dialect
         if self._transport is None:
             if self._sections is None or self._sections.following != "continuation":
@@ -2649,14 +2752,14 @@ class Stream:
             self._acc.waiting = True
             return True
         calls = dialect.required_calls()
-        if not calls or any(call.name not in self._handlers.tools for call in calls):
+        if not calls or not all(self._handlers._answers(call) for call in calls):
             return False
         dialect.answer(calls)
         path = dialect.follow_up_path()  # its ids checked before any tool runs
-        outputs = [self._handlers._output(call, self._redact) for call in calls]
+        answers = [self._handlers._answer(call, self._redact) for call in calls]
         if self._closed:  # closed while the tools ran: nothing is sent
             return False
-        opened = self._transport._open_stream(path, dialect.follow_up_body(calls, outputs))
+        opened = self._transport._open_stream(path, dialect.follow_up_body(calls, answers))
         if self._closed:  # closed while the answer came: it is not read
             opened.close()
             return False
@@ -2993,16 +3096,19 @@ class Client:
         default_query: Optional[Dict[str, str]] = None,
         max_event_bytes: int = _MAX_EVENT_BYTES,
     ):
-        self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        if isinstance(self._api_key, str):
-            self._api_key = self._api_key.strip()  # as read from a file, with its newline
-        self._keys_sent: Deque[str] = collections.deque(maxlen=16)  # the last tokens sent, kept out of messages
         self.default_headers = dict(default_headers or {})
-        if not self._api_key and not any(key.lower() in ("authorization", "api-key") for key in self.default_headers):
+        credential = any(_SECRET_NAME.search(name) for name, value in self.default_headers.items() if value is not None)
+        if api_key is None and not credential:  # a credential header is the credential: $OPENAI_API_KEY is not sent too
+            api_key = os.environ.get("OPENAI_API_KEY")
+        self._api_key = api_key.strip() if isinstance(api_key, str) else api_key  # as read from a file, with its newline
+        self._keys_sent: Deque[str] = collections.deque(maxlen=16)  # the last tokens sent, kept out of messages
+        if not self._api_key and not credential:
             raise ValueError("no API key: pass api_key= or set OPENAI_API_KEY")
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError("max_retries must be a whole number >= 0, not %r" % (max_retries,))
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL).rstrip("/")
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        self._azure = host.endswith(_AZURE_HOSTS)
         self.organization = organization if organization is not None else os.environ.get("OPENAI_ORG_ID")
         self.project = project if project is not None else os.environ.get("OPENAI_PROJECT_ID")
         self.timeout = _checked_timeout(timeout)
@@ -3099,10 +3205,32 @@ class Client:
         dialect = _RunDialect(resume=(thread_id, run_id))
         return self._stream(path, body, handlers, dialect, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
 
+    def submit_tool_approvals(
+        self,
+        thread_id: str,
+        run_id: str,
+        tool_approvals: List[JSON],
+        *,
+        handlers: Optional[Handlers] = None,
+        record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
+        cancel_on_interrupt: bool = False,
+        recover: Union[bool, float] = False,
+    ) -> Stream:
+        """Approve (or not) the MCP calls of a run in ``requires_action``
+        (Azure's ``submit_tool_approval``): ``tool_approvals`` as
+        ``[{"tool_call_id": ..., "approve": True}]``; stream the rest.
+
+        The options are those of ``stream_run``.
+        """
+        path = _run_path(thread_id, run_id) + "/submit_tool_outputs"
+        body = {"tool_approvals": tool_approvals}
+        dialect = _RunDialect(resume=(thread_id, run_id))
+        return self._stream(path, body, handlers, dialect, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
+
     def stream_response(
         self,
         *,
-        model: str,
+        model: Optional[str] = None,
         input: Any,
         handlers: Optional[Handlers] = None,
         record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
@@ -3118,8 +3246,10 @@ class Client:
         ``stream_run``.  Function calls with registered tools run themselves:
         their outputs go back with ``previous_response_id`` (or in the
         ``conversation``), in a request like this one without ``tool_choice``.
+        ``model`` may be left out when the body names an agent (Azure AI
+        Foundry: ``agent={"name": ..., "type": "agent_reference"}``).
         """
-        body = dict(body, model=model, input=input)
+        body = dict(body, input=input) if model is None else dict(body, model=model, input=input)
         dialect = _ResponseDialect(request=body)
         return self._stream("/responses", body, handlers, dialect, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
 
@@ -3250,13 +3380,18 @@ class Client:
             raise
         return Stream(opened, handlers, dialect=dialect, transport=self, record=recording, max_event_bytes=self.max_event_bytes, **options)
 
-    def _headers(self, stream: bool, json_body: bool = False) -> Dict[str, str]:
-        headers = {
-            "OpenAI-Beta": "assistants=v2",
+    def _headers(self, stream: bool, json_body: bool = False, path: str = "") -> Dict[str, str]:
+        """A request's headers: ``OpenAI-Beta: assistants=v2`` for the
+        Assistants endpoints, but on Azure (whose SDKs do not send it); the
+        key as a bearer token; then ``default_headers``, where a value of
+        None leaves a header out."""
+        headers: Dict[str, Any] = {
             "User-Agent": "assistant-stream/%s python-requests/%s" % (__version__, requests.__version__),
             "Accept": "text/event-stream" if stream else "application/json",
             "Accept-Encoding": "gzip, deflate",  # what _inflated decompresses, in bounded steps
         }
+        if path.startswith(_ASSISTANTS_PATHS) and not self._azure:
+            headers["OpenAI-Beta"] = "assistants=v2"
         if json_body:
             headers["Content-Type"] = "application/json"
         key = self._api_key() if callable(self._api_key) else self._api_key
@@ -3270,7 +3405,7 @@ class Client:
         if self.project:
             headers["OpenAI-Project"] = self.project
         headers.update(self.default_headers)
-        return headers
+        return {key: value for key, value in headers.items() if value is not None}
 
     def _send(
         self,
@@ -3304,7 +3439,7 @@ class Client:
                         url,
                         data=None if body is None else _json_body(body),
                         params=query or None,
-                        headers=self._headers(stream, body is not None),
+                        headers=self._headers(stream, body is not None, path),
                         timeout=self.timeout if timeout is None else timeout,
                         stream=True,
                         allow_redirects=False,
@@ -3316,7 +3451,7 @@ class Client:
                             url,
                             data=None if body is None else _json_body(body),
                             params=query or None,
-                            headers=self._headers(stream, body is not None),
+                            headers=self._headers(stream, body is not None, path),
                         )
                     )
             except requests.exceptions.ConnectTimeout as exc:

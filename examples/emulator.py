@@ -263,6 +263,11 @@ SWITCHES: Dict[str, Tuple[str, Any]] = {
     "no_done": ("True: end the body without the done event", bool),
     "gzip": ("True: gzip the body (Content-Encoding: gzip)", bool),
     "answer": ("answer the stream request with a 200 page or JSON object instead of an event stream", ("html", "json")),
+    "quirks": (
+        "True: Azure AI Foundry's stream quirks: a tool_calls step created twice, an MCP call's output sent after its "
+        "step completed, a thread.message.completed whose data says in_progress",
+        bool,
+    ),
     "framing": (
         "chunked (the default); close: the body ends when the connection closes; "
         "length: the whole body at once, with a Content-Length (as a buffering proxy sends it)",
@@ -310,11 +315,16 @@ def _meta(run: JSON, key: str, default: Any = None) -> Any:
     return (run.get("metadata") or {}).get("emulator_" + key, default)
 
 
-def run_events(state: State, run: JSON, tool_outputs: Optional[List[JSON]] = None) -> Iterator[Event]:
-    """The events of a run from creation (or from submitted outputs) until
-    it stops: completed, or requires_action for another round of calls."""
+def run_events(
+    state: State, run: JSON, tool_outputs: Optional[List[JSON]] = None, approvals: Optional[List[JSON]] = None
+) -> Iterator[Event]:
+    """The events of a run from creation (or from submitted outputs or
+    approvals) until it stops: completed, or requires_action for another
+    round of calls (or for the approval of an MCP call, as Azure asks)."""
     script = state.scripts[run["id"]]
-    if tool_outputs is None:
+    if approvals is not None:
+        yield from _approved(state, run, approvals)
+    elif tool_outputs is None:
         yield "thread.run.created", dict(run)
         yield "thread.run.queued", dict(run)
     else:
@@ -330,6 +340,10 @@ def run_events(state: State, run: JSON, tool_outputs: Optional[List[JSON]] = Non
     run.update(status="in_progress", started_at=run["started_at"] or _now())
     yield "thread.run.in_progress", dict(run)
 
+    servers = [t for t in run.get("tools") or [] if t.get("type") == "mcp"]
+    if servers and "mcp_call" not in script:
+        yield from _approval_round(state, run, servers[0])
+        return
     functions = [t["function"] for t in run.get("tools") or [] if t.get("type") == "function"]
     if functions and script["round"] < int(_meta(run, "rounds", "1")):
         script["round"] += 1
@@ -377,6 +391,64 @@ def _tool_round(state: State, run: JSON, functions: List[JSON]) -> Iterator[Even
     yield "thread.run.requires_action", dict(run)
 
 
+def _approval_round(state: State, run: JSON, server: JSON) -> Iterator[Event]:
+    """Azure's MCP round: the server's tools listed (an ``activities`` step),
+    one call to them, and the run waits for its approval."""
+    label = server.get("server_label", "mcp")
+    listing = new_step(run, {"type": "activities", "activities": []})
+    yield "thread.run.step.created", json.loads(json.dumps(listing))
+    yield "thread.run.step.in_progress", json.loads(json.dumps(listing))
+    tools = {
+        MCP_TOOL: {
+            "description": "Search the documentation.",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
+        }
+    }
+    activity = {"id": _id("activity"), "type": "mcp_list_tools", "server_label": label, "tools": tools}
+    listing.update(status="completed", completed_at=_now(), step_details={"type": "activities", "activities": [activity]})
+    yield "thread.run.step.completed", listing
+    step = new_step(run, {"type": "tool_calls", "tool_calls": []})
+    state.steps.setdefault(run["id"], []).extend([listing, step])
+    for _ in range(2 if _meta(run, "quirks") == "1" else 1):  # Azure may say it twice
+        yield "thread.run.step.created", json.loads(json.dumps(step))
+    yield "thread.run.step.in_progress", json.loads(json.dumps(step))
+    prompt = state.last_user_text(run["thread_id"])
+    call = {"id": _id("call"), "type": "mcp", "arguments": json.dumps({"query": prompt}), "name": MCP_TOOL, "server_label": label}
+    yield "thread.run.step.delta", _step_delta(step, dict(call, index=0, output=None))
+    step["step_details"]["tool_calls"] = [dict(call, output=None)]
+    state.scripts[run["id"]].update(mcp_call=call, approval_step=step)
+    run.update(status="requires_action", required_action={"type": "submit_tool_approval", "submit_tool_approval": {"tool_calls": [call]}})
+    yield "thread.run.requires_action", dict(run)
+
+
+MCP_TOOL = "search_docs"
+
+
+def mcp_output(arguments: str, approved: bool) -> str:
+    """What the emulated MCP server answers a call with (or the model hears of a refusal)."""
+    query = json.loads(arguments or "{}").get("query", "")
+    return "docs about %s" % query if approved else "the call to %s was not approved" % MCP_TOOL
+
+
+def _approved(state: State, run: JSON, approvals: List[JSON]) -> Iterator[Event]:
+    """The step of the MCP call completes (with Azure's quirk: the output
+    after the step completed), and the run goes on."""
+    script = state.scripts[run["id"]]
+    step, call = script.pop("approval_step"), script["mcp_call"]
+    approved = next(a for a in approvals if a.get("tool_call_id") == call["id"]).get("approve") is True
+    output = mcp_output(call["arguments"], approved)
+    script["outputs"].append(output)
+    step.update(status="completed", completed_at=_now())
+    if _meta(run, "quirks") == "1":
+        yield "thread.run.step.completed", json.loads(json.dumps(step))  # output still null
+        yield "thread.run.step.delta", _step_delta(step, {"index": 0, "type": "mcp", "output": output if approved else None})
+    step["step_details"]["tool_calls"][0]["output"] = output if approved else None
+    if _meta(run, "quirks") != "1":
+        yield "thread.run.step.completed", step
+    run.update(status="queued", required_action=None)
+    yield "thread.run.queued", dict(run)
+
+
 def _step_delta(step: JSON, call: JSON) -> JSON:
     return {"id": step["id"], "object": "thread.run.step.delta", "delta": {"step_details": {"type": "tool_calls", "tool_calls": [call]}}}
 
@@ -416,7 +488,10 @@ def _reply(state: State, run: JSON) -> Iterator[Event]:
     message.update(status="completed", completed_at=_now(), content=text_content(text))
     with state.lock:
         state.messages[run["thread_id"]].append(message)
-    yield "thread.message.completed", message
+    if _meta(run, "quirks") == "1":  # Azure's: completed, says the event; in_progress, says its data
+        yield "thread.message.completed", dict(message, status="in_progress", completed_at=None)
+    else:
+        yield "thread.message.completed", message
     step.update(status="completed", completed_at=_now())
     yield "thread.run.step.completed", step
     status = _meta(run, "status", "completed")
@@ -446,7 +521,8 @@ def new_response(body: JSON, previous: Optional[JSON]) -> JSON:
         "error": None,
         "incomplete_details": None,
         "instructions": body.get("instructions"),
-        "model": body.get("model", "emulator-1"),
+        "model": body.get("model") or "emulator-agent",
+        "agent": body.get("agent"),
         "output": [],
         "parallel_tool_calls": True,
         "previous_response_id": previous["id"] if previous else None,
@@ -485,7 +561,34 @@ def response_events(state: State, response: JSON, body: JSON) -> Iterator[Event]
     yield event("response.created", response=json.loads(json.dumps(response)))
     yield event("response.in_progress", response=json.loads(json.dumps(response)))
     functions = [t for t in response["tools"] if t.get("type") == "function"]
-    if functions and script["round"] < int(_meta(response, "rounds", "1")):
+    servers = [t for t in response["tools"] if t.get("type") == "mcp" and t.get("require_approval") != "never"]
+    if script["approved"] is not None:  # the MCP call, approved or not
+        asked, approved = script["approved"]
+        output = mcp_output(asked["arguments"], approved)
+        script["outputs"].append(output)
+        if approved:
+            item = {"id": _id("mcp"), "type": "mcp_call", "status": "in_progress", "server_label": asked["server_label"]}
+            item.update(name=asked["name"], arguments="", output=None, error=None, approval_request_id=asked["id"])
+            yield event("response.output_item.added", output_index=0, item=dict(item))
+            yield event("response.mcp_call.in_progress", item_id=item["id"], output_index=0)
+            yield event("response.mcp_call_arguments.delta", item_id=item["id"], output_index=0, delta=asked["arguments"])
+            yield event("response.mcp_call_arguments.done", item_id=item["id"], output_index=0, arguments=asked["arguments"])
+            yield event("response.mcp_call.completed", item_id=item["id"], output_index=0)
+            item.update(status="completed", arguments=asked["arguments"], output=output)
+            response["output"].append(item)
+            yield event("response.output_item.done", output_index=0, item=dict(item))
+    if servers and not script["mcp_asked"]:
+        script["mcp_asked"] = True
+        label = servers[0].get("server_label", "mcp")
+        listing = {"id": _id("mcpl"), "type": "mcp_list_tools", "server_label": label, "tools": [{"name": MCP_TOOL, "input_schema": {}}]}
+        request = {"id": _id("mcpr"), "type": "mcp_approval_request", "server_label": label, "name": MCP_TOOL}
+        request["arguments"] = json.dumps({"query": script["prompt"]})
+        for index, item in enumerate((listing, request)):
+            yield event("response.output_item.added", output_index=index, item=dict(item))
+            response["output"].append(item)
+            yield event("response.output_item.done", output_index=index, item=dict(item))
+        script["approval_request"] = request
+    elif functions and script["round"] < int(_meta(response, "rounds", "1")):
         script["round"] += 1
         fixed = json.loads(_meta(response, "args", "{}"))
         for index, function in enumerate(functions):
@@ -516,17 +619,18 @@ def response_events(state: State, response: JSON, body: JSON) -> Iterator[Event]
             else ("The tools said: %s." % "; ".join(outputs) if outputs else "Hello from the emulator! You said: %s" % script["prompt"])
         )
         item = {"id": _id("msg"), "type": "message", "status": "in_progress", "role": "assistant", "content": []}
-        yield event("response.output_item.added", output_index=0, item=json.loads(json.dumps(item)))
+        at = len(response["output"])
+        yield event("response.output_item.added", output_index=at, item=json.loads(json.dumps(item)))
         part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-        yield event("response.content_part.added", item_id=item["id"], output_index=0, content_index=0, part=dict(part))
+        yield event("response.content_part.added", item_id=item["id"], output_index=at, content_index=0, part=dict(part))
         for word in _words(text):
-            yield event("response.output_text.delta", item_id=item["id"], output_index=0, content_index=0, delta=word, logprobs=[])
-        yield event("response.output_text.done", item_id=item["id"], output_index=0, content_index=0, text=text, logprobs=[])
+            yield event("response.output_text.delta", item_id=item["id"], output_index=at, content_index=0, delta=word, logprobs=[])
+        yield event("response.output_text.done", item_id=item["id"], output_index=at, content_index=0, text=text, logprobs=[])
         part["text"] = text
-        yield event("response.content_part.done", item_id=item["id"], output_index=0, content_index=0, part=dict(part))
+        yield event("response.content_part.done", item_id=item["id"], output_index=at, content_index=0, part=dict(part))
         item.update(status="completed", content=[part])
         response["output"].append(item)
-        yield event("response.output_item.done", output_index=0, item=json.loads(json.dumps(item)))
+        yield event("response.output_item.done", output_index=at, item=json.loads(json.dumps(item)))
     status = _meta(response, "status", "completed")
     ends = {
         "completed": {},
@@ -675,26 +779,37 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST" and not segments:
             if self._scripted_failure(call, body):
                 return None
-            if not body.get("model"):
-                return self._error(call, 400, "invalid_request_error", "Missing required parameter: 'model'.")
+            agent = body.get("agent")
+            if not body.get("model") and not (isinstance(agent, dict) and agent.get("type") == "agent_reference" and agent.get("name")):
+                return self._error(call, 400, "invalid_request_error", "Missing required parameter: 'model' (or an agent reference).")
             previous = state.responses.get(body.get("previous_response_id") or "")
             if body.get("previous_response_id") and previous is None:
                 return self._error(call, 404, "invalid_request_error", "Previous response not found.")
             response = new_response(body, previous)
             prompt = input_text(body.get("input")) or (state.scripts[previous["id"]]["prompt"] if previous else "")
             with state.lock:
-                state.responses[response["id"]] = response
                 before = state.scripts[previous["id"]] if previous else {"round": 0, "outputs": []}
                 given = [
                     str(i.get("output", ""))
                     for i in body.get("input") or []
                     if isinstance(i, dict) and i.get("type") == "function_call_output"
                 ]
+                decisions = {
+                    i.get("approval_request_id"): i.get("approve") is True
+                    for i in body.get("input") or []
+                    if isinstance(i, dict) and i.get("type") == "mcp_approval_response"
+                }
+                asked = before.get("approval_request")
+                if asked is not None and asked["id"] not in decisions:
+                    return self._error(call, 400, "invalid_request_error", "No approval for %s." % asked["id"])
+                state.responses[response["id"]] = response
                 state.scripts[response["id"]] = {
                     "round": before["round"],
                     "outputs": before["outputs"] + given,
                     "cancelled": False,
                     "prompt": prompt,
+                    "mcp_asked": before.get("mcp_asked", False),
+                    "approved": (asked, decisions[asked["id"]]) if asked is not None else None,
                 }
             events = response_events(state, response, body)
             if body.get("stream"):
@@ -772,6 +887,13 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.emulator.state
         if run["status"] != "requires_action":
             return self._error(call, 400, "invalid_request_error", 'Runs in status "%s" do not accept tool outputs.' % run["status"])
+        if run["required_action"]["type"] == "submit_tool_approval":
+            asked = {c["id"] for c in run["required_action"]["submit_tool_approval"]["tool_calls"]}
+            approvals = body.get("tool_approvals") or []
+            answered = {a.get("tool_call_id") for a in approvals if isinstance(a, dict) and isinstance(a.get("approve"), bool)}
+            if answered != asked or body.get("tool_outputs"):
+                return self._error(call, 400, "invalid_request_error", "Expected tool_approvals for %s." % sorted(asked))
+            return self._answer_run(call, run, body, run_events(state, run, approvals=approvals))
         expected = {c["id"] for c in run["required_action"]["submit_tool_outputs"]["tool_calls"]}
         given = {o.get("tool_call_id") for o in body.get("tool_outputs") or []}
         if given != expected:
@@ -1039,7 +1161,8 @@ class Emulator:
         for key, value in self.required_query.items():
             if call.query.get(key) != [value]:
                 return 400, "invalid_request_error", "Missing or wrong %s query parameter." % key
-        if handler.headers.get("OpenAI-Beta") != "assistants=v2" and not self.required_headers:
+        assistants = call.path.startswith(("/v1/threads", "/v1/assistants"))
+        if assistants and handler.headers.get("OpenAI-Beta") != "assistants=v2" and not self.required_headers:
             return 400, "invalid_request_error", "You must provide the 'OpenAI-Beta: assistants=v2' header."
         return None
 

@@ -13,6 +13,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 RECORDINGS = sorted(FIXTURES.glob("*.sse"))
+AZURE = sorted((FIXTURES / "azure").glob("*.sse"))  # Azure AI Foundry Agents (classic) runs
 DOC_EXAMPLES = sorted(FIXTURES.glob("openapi_doc_example_*.txt"))
 
 sys.path.insert(0, str(ROOT / "examples"))
