@@ -89,6 +89,59 @@ def test_an_azure_style_deployment_needs_no_bearer_key(api, monkeypatch):
     assert request.url.endswith("/threads/thread_1/runs?api-version=2025-05-01")
 
 
+@pytest.mark.parametrize("header", ["api-key", "Authorization", "Ocp-Apim-Subscription-Key", "X-Api-Token"])
+def test_a_credential_header_keeps_the_environments_key_at_home(api, monkeypatch, header):
+    # $OPENAI_API_KEY is OpenAI's: sent to another host as a bearer token, it would leak.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-0000000000000000")
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", body=BODY, content_type="text/event-stream")
+    client = assistant_stream.Client(base_url=BASE, default_headers={header: "Bearer azure-token-00000000"})
+    client.stream_run("thread_1", assistant_id="asst_1").until_done()
+    headers = api.calls[0].request.headers
+    assert headers[header] == "Bearer azure-token-00000000"
+    assert "sk-openai" not in " ".join(headers.values()) and headers.get("Authorization", "") in ("", "Bearer azure-token-00000000")
+
+
+def test_an_explicit_key_goes_with_a_credential_header(api):
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", body=BODY, content_type="text/event-stream")
+    client = assistant_stream.Client(api_key="entra-token-000000", base_url=BASE, default_headers={"x-ms-client-key": "gateway-key-0000"})
+    client.stream_run("thread_1", assistant_id="asst_1").until_done()
+    headers = api.calls[0].request.headers
+    assert headers["Authorization"] == "Bearer entra-token-000000" and headers["x-ms-client-key"] == "gateway-key-0000"
+
+
+@pytest.mark.parametrize(
+    "base, path, sent",
+    [
+        (BASE, "/threads/thread_1/runs", True),
+        (BASE, "/threads/runs", True),
+        (BASE, "/assistants", True),
+        (BASE, "/responses", False),
+        (BASE, "/chat/completions", False),
+        ("https://proj.services.ai.azure.com/api/projects/p", "/threads/thread_1/runs", False),
+        ("https://res.openai.azure.com/openai/v1", "/threads/thread_1/runs", False),
+        ("https://res.openai.azure.us/openai", "/assistants", False),
+    ],
+)
+def test_openai_beta_goes_only_to_the_assistants_endpoints_and_never_to_azure(api, base, path, sent):
+    api.add(responses.POST, base + path, json={"id": "x"})
+    assistant_stream.Client(api_key=API_KEY, base_url=base, max_retries=0).request("POST", path, json={})
+    assert ("OpenAI-Beta" in api.calls[0].request.headers) is sent
+    if sent:
+        assert api.calls[0].request.headers["OpenAI-Beta"] == "assistants=v2"
+
+
+def test_default_headers_add_or_leave_out_any_header(api):
+    for path in ("/responses", "/threads/thread_1/runs"):
+        api.add(responses.POST, BASE + path, json={"id": "x"})
+    forced = assistant_stream.Client(api_key=API_KEY, base_url=BASE, default_headers={"OpenAI-Beta": "assistants=v2"})
+    forced.request("POST", "/responses", json={})
+    assert api.calls[0].request.headers["OpenAI-Beta"] == "assistants=v2"
+    dropped = assistant_stream.Client(api_key=API_KEY, base_url=BASE, default_headers={"OpenAI-Beta": None, "User-Agent": None})
+    dropped.request("POST", "/threads/thread_1/runs", json={})
+    assert "OpenAI-Beta" not in api.calls[1].request.headers
+    assert not api.calls[1].request.headers.get("User-Agent", "").startswith("assistant-stream")
+
+
 def test_default_query_and_params_combine(api, client):
     client.default_query["api-version"] = "v"
     api.add(responses.GET, BASE + "/threads/thread_1/messages", json={"data": []})

@@ -120,3 +120,28 @@ def test_a_close_from_elsewhere_at_the_last_word_ends_the_stream(monkeypatch, mo
     stream.until_done()
     assert stream.closed and not stream.finished
     assert handlers.calls == [] and fake.paths == [Runs.first]
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ("Rate limit exceeded, retry in 20s", "the server sent an error event: 'Rate limit exceeded, retry in 20s'"),
+        ('{"error": {"code": "server_error", "message": "Oops"}}', "the server sent an error event (server_error): Oops"),
+    ],
+    ids=["text", "json"],
+)
+def test_an_error_event_carries_what_the_server_said(data, message):
+    # Its format is not documented: Azure's SDK takes what is not JSON as text.
+    body = sse("thread.run.in_progress", RUN) + b"event: error\ndata: " + data.encode() + b"\n\n"
+    handlers = assistant_stream.Handlers()
+    seen = handlers.on("error", Recorder())
+    stream = assistant_stream.replay(body, handlers)
+    with pytest.raises(assistant_stream.StreamError) as info:
+        stream.until_done()
+    assert str(info.value) == message and info.value.stream is stream
+    assert (
+        info.value.error
+        == seen.events[0].data
+        == (data if data.startswith("Rate") else {"error": {"code": "server_error", "message": "Oops"}})
+    )
+    assert stream.current_run["status"] == "in_progress" and stream.closed

@@ -370,3 +370,126 @@ def test_two_function_call_items_with_one_call_id(arguments, outcome):
         with pytest.raises(assistant_stream.ProtocolError, match="call_1 is listed twice, differently"):
             stream.until_done()
         assert handlers.calls == [] and len(fake.requests) == 1
+
+
+# -- approvals: Azure's MCP calls, the Responses API's approval requests ---------------------
+
+REQUEST = {"id": "mcpr_1", "type": "mcp_approval_request", "server_label": "docs", "name": "search_docs", "arguments": '{"query": "x"}'}
+
+
+def asking(*items):
+    """A response that completes asking for approvals (and perhaps calling functions)."""
+    return b"".join(
+        [
+            event("response.created", response=response()),
+            *(event("response.output_item.done", output_index=index, item=item) for index, item in enumerate(items)),
+            event("response.completed", response=response("completed", list(items))),
+        ]
+    )
+
+
+def approving(decide):
+    handlers = weather()
+    asked = []
+
+    @handlers.approval
+    def allow(call):
+        asked.append(call)
+        return decide(call)
+
+    handlers.asked = asked
+    return handlers
+
+
+@pytest.mark.parametrize(
+    "decision, answer",
+    [
+        (True, {"approve": True}),
+        (False, {"approve": False}),
+        ((True, {"reason": "docs are fine"}), {"approve": True, "reason": "docs are fine"}),
+    ],
+    ids=["yes", "no", "yes, with fields"],
+)
+def test_a_response_asking_for_approval_is_answered_in_one_stream(decision, answer):
+    handlers = approving(lambda call: decision)
+    fake = FakeTransport().stream("/responses", asking(REQUEST), Responses.answered)
+    stream = Responses.start(fake, handlers, tools=[{"type": "mcp", "server_label": "docs", "server_url": "https://docs.example/mcp"}])
+    assert stream.until_done()["id"] == "resp_2"
+    assert handlers.asked == [REQUEST]
+    (_, path, body) = fake.requests[1]
+    assert path == "/responses" and body["previous_response_id"] == "resp_1" and body["stream"] is True
+    assert body["input"] == [dict(answer, type="mcp_approval_response", approval_request_id="mcpr_1")]
+    assert body["tools"] == fake.requests[0][2]["tools"]
+
+
+def test_approvals_and_function_calls_in_one_response_are_answered_together():
+    handlers = approving(lambda call: True)
+    fake = FakeTransport().stream("/responses", asking(CALL, REQUEST), Responses.answered)
+    Responses.start(fake, handlers).until_done()
+    assert fake.requests[1][2]["input"] == [
+        {"type": "function_call_output", "call_id": "call_1", "output": "sunny in Oslo"},
+        {"type": "mcp_approval_response", "approval_request_id": "mcpr_1", "approve": True},
+    ]
+
+
+def test_the_approval_callback_sees_a_copy():
+    handlers = approving(lambda call: call.update(name="rm_rf") or True)
+    fake = FakeTransport().stream("/responses", asking(REQUEST), Responses.answered)
+    stream = Responses.start(fake, handlers)
+    stream.until_done()
+    assert stream._acc.responses[0]["output"] == [REQUEST]
+
+
+@pytest.mark.parametrize("decision", ["yes", 1, None, (True,), (True, "headers"), [True, {}]], ids=repr)
+def test_an_approval_callback_that_returns_something_else_is_a_type_error(decision):
+    fake = FakeTransport().stream("/responses", asking(REQUEST))
+    stream = Responses.start(fake, approving(lambda call: decision))
+    with pytest.raises(TypeError, match="the approval callback returned .* for call mcpr_1: return True, False or"):
+        stream.until_done()
+    assert len(fake.requests) == 1 and stream.closed
+
+
+def test_an_approval_callback_that_raises_closes_the_stream_and_sends_nothing():
+    def refuse(call):
+        raise RuntimeError("no network access today")
+
+    fake = FakeTransport().stream("/responses", asking(REQUEST))
+    stream = Responses.start(fake, approving(refuse))
+    with pytest.raises(RuntimeError, match="no network access today"):
+        stream.until_done()
+    assert len(fake.requests) == 1 and stream.closed and stream.status == "completed"
+
+
+def test_without_an_approval_callback_a_response_ends_with_its_requests():
+    fake = FakeTransport().stream("/responses", asking(CALL, REQUEST))
+    stream = Responses.start(fake, weather())  # a tool for the function, nobody to approve
+    final = stream.until_done()
+    assert final["status"] == "completed" and [item["type"] for item in final["output"]] == ["function_call", "mcp_approval_request"]
+    assert len(fake.requests) == 1
+
+
+def test_an_approval_asked_for_again_is_a_protocol_error():
+    fake = FakeTransport().stream("/responses", asking(REQUEST), asking(REQUEST))
+    stream = Responses.start(fake, approving(lambda call: True))
+    with pytest.raises(assistant_stream.ProtocolError, match="asks again for tool call mcpr_1"):
+        stream.until_done()
+    assert len(fake.requests) == 2
+
+
+def test_a_run_asking_for_approval_gets_tool_approvals_with_their_fields():
+    approval = {"id": "call_9", "type": "mcp", "name": "search_docs", "arguments": "{}", "server_label": "docs"}
+    run = required_run()
+    run["required_action"] = {"type": "submit_tool_approval", "submit_tool_approval": {"tool_calls": [approval]}}
+    handlers = approving(lambda call: (True, {"headers": {"Authorization": "Bearer mcp-token"}}))
+    fake = (
+        FakeTransport()
+        .stream(Runs.first, sse("thread.run.requires_action", run) + sse("done", "[DONE]"))
+        .stream(Runs.follow, Runs.answered)
+    )
+    assert Runs.start(fake, handlers).until_done()["status"] == "completed"
+    assert handlers.asked == [approval] and handlers.calls == []
+    assert fake.requests[1] == (
+        "POST",
+        Runs.follow,
+        {"tool_approvals": [{"tool_call_id": "call_9", "approve": True, "headers": {"Authorization": "Bearer mcp-token"}}], "stream": True},
+    )

@@ -436,3 +436,95 @@ def test_what_ends_otherwise_keeps_its_status_and_details(api, status, body):
 def _text_value(source):
     """A text event's snapshot: an Assistants {value, annotations}, or a Responses part."""
     return source["value"] if "value" in source else source["text"]
+
+
+# -- a final event name is final; nothing derived comes after done -------------------------
+
+
+def step(status="in_progress", calls=()):
+    return {
+        "id": "step_1",
+        "object": "thread.run.step",
+        "type": "tool_calls",
+        "status": status,
+        "step_details": {"type": "tool_calls", "tool_calls": list(calls)},
+    }
+
+
+CODE_CALL = {"index": 0, "id": "call_1", "type": "code_interpreter", "code_interpreter": {"input": "1+1", "outputs": []}}
+
+
+@pytest.mark.parametrize(
+    "body, final, expected",
+    [
+        (
+            sse("thread.message.completed", message("in_progress", [text(0, "Hi")])),
+            lambda acc: acc.messages()[0],
+            ["text.created", "text.delta", "text.done"],
+        ),
+        (
+            sse("thread.run.step.completed", step("in_progress", [CODE_CALL])),
+            lambda acc: acc.steps()[0],
+            ["tool_call.created", "tool_call.done"],
+        ),
+        (sse("thread.run.completed", dict(RUN, status="in_progress")), lambda acc: acc.run, []),
+        (sse("thread.run.completed", {key: value for key, value in RUN.items() if key != "status"}), lambda acc: acc.run, []),
+    ],
+    ids=["message", "step", "run", "run without a status"],
+)
+def test_a_final_event_name_is_final_whatever_its_data_says(body, final, expected):
+    acc = _RunAccumulator()
+    emissions = feed(acc, body)
+    assert final(acc)["status"] == "completed"
+    assert [name for name, _ in derived(emissions)] == expected
+    assert emissions[0][1] == pairs(body)[0][1]  # the API event's data stays as received
+
+
+def test_a_final_status_in_the_data_wins_over_the_event_name():
+    acc = _RunAccumulator()
+    feed(acc, sse("thread.run.completed", dict(RUN, status="incomplete")))  # ruby-openai's recording does this
+    assert acc.status == "incomplete"
+
+
+def test_deltas_after_done_are_folded_in_and_derive_nothing():
+    acc = _RunAccumulator()
+    emissions = feed(
+        acc,
+        sse("thread.message.created", message()),
+        delta(text(0, "Hel")),
+        sse("thread.message.completed", message("completed", [text(0, "Hel")])),
+        delta(text(0, "lo")),  # late
+        sse("thread.run.step.created", step()),
+        step_delta(dict(CODE_CALL, code_interpreter={"input": "1+"})),
+        sse("thread.run.step.completed", step("completed", [dict(CODE_CALL, code_interpreter={"input": "1+", "outputs": []})])),
+        step_delta({"index": 0, "type": "code_interpreter", "code_interpreter": {"outputs": [{"type": "logs", "logs": "2"}]}}),  # late
+    )
+    assert [name for name, _ in derived(emissions)] == [
+        "text.created", "text.delta", "text.done", "tool_call.created", "tool_call.delta", "tool_call.done",
+    ]  # fmt: skip
+    assert [name for name, *_ in emissions][-1] == "thread.run.step.delta"  # the raw event still comes
+    assert acc.messages()[0]["content"][0]["text"]["value"] == "Hello"  # folded in
+    assert acc.steps()[0]["step_details"]["tool_calls"][0]["code_interpreter"]["outputs"] == [{"type": "logs", "logs": "2"}]
+
+
+def test_a_call_awaiting_approval_is_created_and_done_at_requires_action():
+    approval = {"id": "call_1", "type": "mcp", "name": "search_docs", "arguments": "{}", "server_label": "docs"}
+    run = dict(
+        RUN, status="requires_action", required_action={"type": "submit_tool_approval", "submit_tool_approval": {"tool_calls": [approval]}}
+    )
+    emissions = feed(_RunAccumulator(), sse("thread.run.requires_action", run))
+    assert [(name, source) for name, _, _, source in emissions[1:]] == [("tool_call.created", approval), ("tool_call.done", approval)]
+
+
+def test_a_final_response_without_an_id_is_the_current_one():
+    acc = _ResponseAccumulator()
+    failed = {key: value for key, value in response("failed", error={"code": "server_error"}).items() if key != "id"}
+    feed(acc, event("response.created", response=response()), event("response.failed", response=failed))
+    assert len(acc.responses) == 1 and acc.final()["id"] == "resp_1" and acc.status == "failed"
+    assert acc.final()["error"] == {"code": "server_error"}
+
+
+def test_an_approval_request_item_is_a_call():
+    request = {"id": "mcpr_1", "type": "mcp_approval_request", "server_label": "docs", "name": "search_docs", "arguments": "{}"}
+    emissions = feed(_ResponseAccumulator(), event("response.output_item.done", output_index=0, item=request))
+    assert [name for name, *_ in emissions] == ["response.output_item.done", "tool_call.created", "tool_call.done"]
