@@ -47,7 +47,13 @@ EXPECTED = {
     "endpoints.py": ["The tools said: booked: AB123.", "cancelled: cancelled", "['user', 'assistant']"],
     "resilience.py": ["Hello from the emulator! You said: Keep going.", "status: completed | recovered after a drop: True"],
     "migrate.py": ["Hello from the emulator! You said: Port me.", "status: completed"],
-    "azure.py": ["Hello from the emulator! You said: Hello, Azure", "status: completed"],
+    "azure.py": [
+        "approving search_docs on docs",
+        "The tools said: docs about streaming runs.",
+        "status: completed",
+        "Hello from the emulator! You said: Hello, new agent",
+        "status: completed",
+    ],
     "responses_api.py": ["The tools said: sunny in Oslo.  [completed]", "The tools said: sunny in Oslo.  [completed]"],
 }
 
