@@ -1645,7 +1645,8 @@ class _ResponseAccumulator(_Accumulator):
 
     def _on_response(self, name: str, data: JSON) -> List[Emission]:
         received = data["response"]
-        final = _status(received) in _TERMINAL
+        status = _final_status(name, received) or _status(received)
+        final = status in _TERMINAL
         current = self.response
         received_id = received.get("id")
         if current is None or self.waiting or (received_id is not None and current.get("id") not in (None, received_id)):
@@ -1656,7 +1657,7 @@ class _ResponseAccumulator(_Accumulator):
         if final:
             kept = _finished(current, received)
             current.clear()
-            current.update(kept)
+            current.update(kept, status=status)
         else:
             current.update((key, _snapshot(value)) for key, value in received.items() if key != "output")
         output = current.get("output")

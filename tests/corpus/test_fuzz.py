@@ -6,13 +6,13 @@ import functools
 import pytest
 
 import assistant_stream
-from conftest import FIXTURES, RECORDINGS, trace
+from conftest import AZURE, FIXTURES, RECORDINGS, trace
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-BODIES = {path.name: path.read_bytes() for path in RECORDINGS + sorted((FIXTURES / "responses").glob("*.sse"))}
+BODIES = {path.name: path.read_bytes() for path in RECORDINGS + AZURE + sorted((FIXTURES / "responses").glob("*.sse"))}
 NAMES = sorted(BODIES)
 
 

@@ -99,3 +99,25 @@ def test_a_new_agent_without_tools_streams_its_text(client, emulator):
 def test_a_response_request_with_neither_model_nor_agent_is_the_servers_to_refuse(client):
     with pytest.raises(assistant_stream.BadRequestError, match="model"):
         client.stream_response(input="hello")
+
+
+@pytest.mark.parametrize("api", ["run", "response"])
+def test_a_recorded_approval_round_replays_as_it_ran(client, tmp_path, api):
+    from conftest import trace
+
+    path = tmp_path / "approval.sse"
+    handlers = deciding(True)
+    if api == "run":
+        stream = client.stream_run(
+            new_thread(client, "limits"),
+            assistant_id="asst_1",
+            tools=[DOCS],
+            handlers=handlers,
+            record=str(path),
+            metadata=steer(quirks=True),
+        )
+    else:
+        stream = client.stream_response(agent=AGENT, input="limits", tools=[DOCS], handlers=handlers, record=str(path))
+    live = trace(stream)
+    assert live["text"] == "The tools said: docs about limits." and len(handlers.asked) == 1
+    assert trace(assistant_stream.replay(path)) == live  # the replay asks nobody: it reads what followed the decision

@@ -214,7 +214,7 @@ def test_a_non_integer_index_is_malformed():
     [
         event("response.output_text.delta", item_id="m", output_index=10**9, content_index=0, delta="x"),
         event("response.output_text.delta", item_id="m", output_index=0, content_index=0, delta=42),
-        event("response.completed", response={"id": "r"}),
+        event("response.in_progress", response={"id": "r"}),  # (a final event's name gives the status it leaves out)
         event("response.output_item.added", output_index=0, item="not an object"),
         event("response.output_item.added", output_index=1, item={"type": "message"}),  # items come in order
         event("response.output_text.done", item_id="m", output_index=0, content_index=0, text=None),

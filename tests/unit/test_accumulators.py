@@ -528,3 +528,16 @@ def test_an_approval_request_item_is_a_call():
     request = {"id": "mcpr_1", "type": "mcp_approval_request", "server_label": "docs", "name": "search_docs", "arguments": "{}"}
     emissions = feed(_ResponseAccumulator(), event("response.output_item.done", output_index=0, item=request))
     assert [name for name, *_ in emissions] == ["response.output_item.done", "tool_call.created", "tool_call.done"]
+
+
+def test_a_final_response_event_is_final_whatever_its_response_says():
+    acc = _ResponseAccumulator()
+    emissions = feed(
+        acc,
+        event("response.created", response=response()),
+        event("response.output_item.added", output_index=0, item={"id": "msg_1", "type": "message", "role": "assistant", "content": []}),
+        event("response.output_text.delta", item_id="msg_1", output_index=0, content_index=0, delta="Hi"),
+        event("response.completed", response=response("in_progress")),
+    )
+    assert acc.status == "completed" and acc.final()["status"] == "completed"
+    assert [name for name, _ in derived(emissions)] == ["text.created", "text.delta", "text.done"]
