@@ -1543,15 +1543,18 @@ class _RunAccumulator(_Accumulator):
         entries = message.get("content")
         if type(entries) is not list:
             entries = message["content"] = []
+        late = message.get("status") in _TERMINAL  # its parts are done: a late delta is only folded in
         for item in items:
             known = len(entries)
             entry = _merge_entry(entries, item)
+            if late:
+                continue
             if len(entries) > known:  # a new part
                 emissions += self.derived.appeared((message_id, item["index"]), item, entry)
-            if entry.get("type") == "text":
+            if entry.get("type") == "text":  # (its text.created came with it: appeared)
                 text = item.get("text")
                 fragment = text.get("value") if type(text) is dict else None
-                emissions += self.derived.text((message_id, item["index"]), item, fragment if type(fragment) is str else "", entry["text"])
+                emissions.append(("text.delta", item, fragment if type(fragment) is str else "", entry["text"]))
         return emissions
 
 
