@@ -232,6 +232,13 @@ _CALL_TEXT = {
     "response.code_interpreter_call_code.done": "code",
 }
 
+# Chat Completions: data-only chunks (named "message" on the wire), dispatched as this.
+_CHAT_EVENTS = ("chat.completion.chunk",)
+# A chat delta's text fields, joined as they arrive.
+_CHAT_TEXT = frozenset(("refusal", "reasoning_content", "reasoning"))
+# The finish reasons that cut a choice short.
+_CUT_SHORT = ("length", "content_filter")
+
 # Every API's: an error, and the end of a body ("done", or a data line "[DONE]").
 _SHARED_EVENTS = ("error", "done")
 # Events whose data need not be JSON: an error's may be text.
@@ -1175,8 +1182,9 @@ def _match(output: List[Any], streamed: List[Any]) -> List[Optional[int]]:
 
 def _text_of(part: JSON) -> str:
     """The text of a content part: an Assistants part's text.value, a Responses
-    part's text, a refusal's refusal ("" for parts without text)."""
-    value = part.get("refusal") if part.get("type") == "refusal" else part.get("text")
+    part's text, a refusal's refusal, a chat message's content ("" for parts
+    without text)."""
+    value = part.get("refusal") if part.get("type") == "refusal" else part.get("text", part.get("content"))
     if type(value) is dict:
         value = value.get("value")
     if type(value) is _Fragments:
@@ -1316,10 +1324,14 @@ class _Derived:
     def dropped(self, key: Any, part: JSON) -> List[Emission]:
         """A streamed part that the finished message left out: ``text.done``
         if it is still open."""
+        return self.text_done(key, _snapshot(part), part)
+
+    def text_done(self, key: Any, data: Any, part: JSON) -> List[Emission]:
+        """``text.done`` for a part still open (a chat choice's text, at its finish reason)."""
         if self.parts.get(key) is not False:
             return []
         self.parts[key] = True
-        return [("text.done", _snapshot(part), _text_of(part), _text_source(part))]
+        return [("text.done", data, _text_of(part), _text_source(part))]
 
     def call_delta(self, key: Any, data: Any, entry: Any) -> List[Emission]:
         """A call's delta: ``tool_call.created`` first for a new call, then
@@ -1393,6 +1405,11 @@ class _Accumulator:
 
     def current_step(self) -> Optional[JSON]:
         return None
+
+    def finish(self) -> List[Emission]:
+        """The derived events that close what the API left open, when the
+        stream finishes (a chat server that never gives a finish reason)."""
+        return []
 
 
 class _RunAccumulator(_Accumulator):
@@ -1784,6 +1801,187 @@ class _ResponseAccumulator(_Accumulator):
         else:
             _append(part, "text", _delta_text(data))
         return [(name, data, None, item)]
+
+
+class _PayloadError(Exception):
+    """An accumulator found an error inside a payload (a chat chunk that
+    carries ``error``): the stream dispatches ``emissions`` (what the payload
+    built, its ``error`` event last), then raises a StreamError."""
+
+    def __init__(self, emissions: List[Emission], data: JSON):
+        super().__init__()
+        self.emissions = emissions
+        self.data = data
+
+
+class _ChatAccumulator(_Accumulator):
+    """Chat completions: the current one, API-shaped as the ``chat.completion``
+    a request without ``stream`` returns, its choices merged from their deltas
+    by index; and every one before it in the stream (one per tool round).
+
+    Chunks are data-only events, which the wire names "message"; each is
+    dispatched as ``chat.completion.chunk``.  A choice's text and tool calls
+    are done at its finish reason (the first one: never overwritten).  The
+    status is "in_progress" until every choice has a finish reason (or the
+    body said [DONE]): then "completed", or "incomplete" if some choice was
+    cut short ("length", "content_filter").
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.completion: Optional[JSON] = None
+        self.completions: List[JSON] = []
+        self.done = False  # the body said [DONE]
+        self._status: Optional[str] = None
+        self._unfinished = 0  # choices without a finish reason
+        self._cut = False
+        self._call_ids: Dict[Any, int] = {}  # (round, choice, call id) -> index, for servers that leave the index out
+        self.routes = {"message": self._on_chunk}
+
+    @property
+    def status(self) -> Optional[str]:
+        return "completed" if self.done and self._status == "in_progress" else self._status
+
+    def final(self) -> Optional[JSON]:
+        return _snapshot(self.completion)  # type: ignore[no-any-return]
+
+    def text(self) -> str:
+        """Each round's first choice: the reply the conversation goes on with."""
+        return "".join(
+            _text_of(choice["message"]) for completion in self.completions for choice in completion["choices"] if choice["index"] == 0
+        )
+
+    def _on_chunk(self, name: str, data: JSON) -> List[Emission]:
+        completion = self.completion
+        if completion is None or self.waiting:  # the first, or after tools
+            completion = self.completion = {"id": None, "object": "chat.completion", "created": None, "model": None, "choices": []}
+            completion["usage"] = None
+            self.completions.append(completion)
+            self.waiting = self.done = self._cut = False
+            self._unfinished = 0
+            self._status = "in_progress"
+        for key in ("id", "created", "model", "system_fingerprint", "service_tier"):
+            value = data.get(key)
+            if value is not None and value != "" and completion.get(key) is None:  # the first that says (Azure's filter chunk says "")
+                completion[key] = value
+        for key in ("usage", "prompt_filter_results"):
+            value = data.get(key)
+            if value is not None:
+                completion[key] = _snapshot(value)
+        emissions: List[Emission] = [("chat.completion.chunk", data, None, completion)]
+        choices = data.get("choices")
+        if choices:
+            for received in choices:
+                emissions += self._on_choice(completion["choices"], received)
+        if data.get("error") is not None:  # some servers report a failure in a chunk
+            raise _PayloadError(emissions + [("error", data, None, data)], data)
+        return emissions
+
+    def _on_choice(self, choices: List[JSON], received: JSON) -> List[Emission]:
+        index = received.get("index", 0)  # some servers leave it out when there is one choice
+        if type(index) is int and 0 <= index < len(choices) and choices[index]["index"] == index:
+            choice = choices[index]
+        else:
+            known = len(choices)
+            choice = _merge_entry(choices, {"index": index})
+            if len(choices) > known:
+                choice.update(message={"role": "assistant", "content": None, "refusal": None}, finish_reason=None, logprobs=None)
+                self._unfinished += 1
+                self._status = "in_progress"
+        key = (len(self.completions), index)
+        message = choice["message"]
+        emissions: List[Emission] = []
+        delta = received.get("delta")
+        if delta:
+            for field, value in delta.items():
+                if field == "content":
+                    fragment = value if type(value) is str else _content_text(value)
+                    if fragment:
+                        _append(message, "content", fragment)
+                        emissions += self.derived.text(key, received, fragment, message)
+                elif field == "tool_calls":
+                    emissions += self._on_calls(key, received, message, value)
+                elif field in _CHAT_TEXT:
+                    if type(value) is str and value:
+                        _append(message, field, value)
+                elif field == "role":
+                    if type(value) is str:
+                        message["role"] = value
+                else:  # whatever else a server adds (function_call, audio, ...)
+                    _merge(message, {field: value})
+        logprobs = received.get("logprobs")
+        if type(logprobs) is dict:  # each chunk's tokens, appended
+            kept = choice["logprobs"] = choice["logprobs"] or {}
+            for field, tokens in logprobs.items():
+                if type(tokens) is not list:
+                    kept.setdefault(field, tokens)
+                elif type(kept.get(field)) is list:
+                    kept[field].extend(_snapshot(tokens))
+                else:
+                    kept[field] = _snapshot(tokens)
+        filters = received.get("content_filter_results")
+        if filters is not None:
+            choice["content_filter_results"] = _snapshot(filters)
+        reason = received.get("finish_reason")
+        if reason is not None and choice["finish_reason"] is None:  # the first one stays
+            if type(reason) is not str:
+                raise TypeError("finish_reason is not a string: %r" % (reason,))
+            choice["finish_reason"] = reason
+            self._unfinished -= 1
+            self._cut = self._cut or reason in _CUT_SHORT
+            if not self._unfinished:
+                self._status = "incomplete" if self._cut else "completed"
+            emissions += self._close(key, received, message)
+        return emissions
+
+    def _close(self, key: Tuple[int, Any], data: Any, message: JSON) -> List[Emission]:
+        """A choice's text and tool calls are done."""
+        emissions = self.derived.text_done(key, data, message)
+        for position, entry in enumerate(message.get("tool_calls") or ()):
+            emissions += self.derived.call(key + (entry.pop("index", position),), data, entry, True)
+        return emissions
+
+    def finish(self) -> List[Emission]:
+        """The choices that never had a finish reason (the body said [DONE]) are done too."""
+        emissions: List[Emission] = []
+        if self.completion is not None:
+            for choice in self.completion["choices"]:
+                if choice["finish_reason"] is None:
+                    emissions += self._close((len(self.completions), choice["index"]), _snapshot(choice), choice["message"])
+        return emissions
+
+    def _on_calls(self, key: Tuple[int, Any], received: JSON, message: JSON, calls: Any) -> List[Emission]:
+        """A delta's tool calls, merged by index: an id and name once, the
+        arguments in pieces; or a whole call in one delta; or (some servers)
+        no index: the call with this id, else a new one, else the last."""
+        if calls is None:
+            return []
+        entries = message.get("tool_calls")
+        if type(entries) is not list:
+            entries = message["tool_calls"] = []
+        emissions: List[Emission] = []
+        for item in calls:
+            index = item.get("index")
+            if index is None:
+                call_id = item.get("id")
+                known = self._call_ids.get(key + (call_id,)) if call_id else None
+                index = known if known is not None else len(entries) if call_id or not entries else len(entries) - 1
+                item = dict(item, index=index)
+            if item.get("id"):
+                self._call_ids[key + (item["id"],)] = index
+            entry = _merge_entry(entries, item)
+            emissions += self.derived.call_delta(key + (index,), item, entry)
+        return emissions
+
+
+def _content_text(content: Any) -> str:
+    """The text of a chat delta's content given as parts (as Mistral does):
+    its text parts, joined; other parts (thinking) are not the reply's text."""
+    if content is None:
+        return ""
+    if type(content) is not list:
+        raise TypeError("content is neither a string nor a list of parts: %r" % (content,))
+    return "".join(part["text"] for part in content if type(part) is dict and part.get("type") == "text" and type(part.get("text")) is str)
 
 
 def _is_tool_call(item: Any) -> bool:
@@ -2185,18 +2383,118 @@ class _ResponseDialect(_Dialect):
         return "/responses/%s/cancel" % self._id()
 
 
+class _ChatDialect(_Dialect):
+    """Chat Completions: a finish reason with tool calls is answered by the
+    conversation again, with the assistant's message and one ``tool``
+    message per call (``_chat_follow_up``), in a request like the first.
+    Nothing can be polled or cancelled: a stream left early is only closed.
+    ``request`` is the first request's body."""
+
+    kind = "completion"
+    events = frozenset(_CHAT_EVENTS + _SHARED_EVENTS)
+    settles = ("message",)
+    went_on = "next completion started"
+    last_word = "[DONE]"
+
+    accumulator = _ChatAccumulator
+    acc: _ChatAccumulator
+
+    def __init__(self, request: Optional[JSON] = None) -> None:
+        super().__init__()
+        self.request = request or {}
+        self.messages = list(self.request.get("messages") or ())  # the conversation so far
+
+    @property
+    def required(self) -> FrozenSet[str]:
+        return frozenset(("message",))  # a chunk is a data-only event: a JSON object
+
+    @classmethod
+    def claims(cls, name: str, data: Any) -> bool:
+        return (
+            name == "message"
+            and type(data) is dict
+            and (data.get("object") == "chat.completion.chunk" or type(data.get("choices")) is list)
+        )
+
+    def ended(self, said_done: bool) -> bool:
+        """As for any API; and a body that said [DONE] has finished its
+        completion, whether or not it gave finish reasons."""
+        if said_done and not self.acc.waiting:
+            self.acc.done = True
+        return super().ended(said_done)
+
+    def required_calls(self) -> List[_Call]:
+        """The tool calls of the one choice (with n > 1, which reply goes on is
+        the caller's to choose), unless it was cut short."""
+        completion = self.acc.completion
+        if completion is None or self.acc.waiting or len(completion["choices"]) != 1:
+            return []
+        choice = completion["choices"][0]
+        calls = _snapshot(choice["message"].get("tool_calls"))
+        if not calls or choice["finish_reason"] in _CUT_SHORT:
+            return []
+        try:
+            return _checked_calls((call["id"], call["function"]["name"], call["function"].get("arguments")) for call in calls)
+        except _MALFORMED as exc:
+            raise ProtocolError("malformed tool_calls: %r" % (exc,)) from None
+
+    def follow_up_path(self) -> str:
+        return "/chat/completions"
+
+    def follow_up_body(self, calls: List[_Call], answers: List[Any]) -> JSON:
+        reply = self.acc.completion["choices"][0]["message"]  # type: ignore[index]
+        content = _text_of(reply) or None
+        assistant = {"role": "assistant", "content": content, "tool_calls": [_chat_call(call) for call in calls]}
+        self.messages += [assistant] + [
+            {"role": "tool", "tool_call_id": call.id, "content": answer} for call, answer in zip(calls, answers)
+        ]
+        return _chat_follow_up(self.request, self.messages)
+
+    def pollable(self) -> bool:
+        return False
+
+    def cancel_path(self, interrupted: bool) -> Optional[str]:
+        return None
+
+
+def _chat_call(call: _Call) -> JSON:
+    """A tool call as the assistant's message carries it back."""
+    arguments = call.arguments if type(call.arguments) is str else json.dumps(call.arguments)
+    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": arguments}}
+
+
+def _chat_follow_up(request: JSON, messages: List[JSON]) -> JSON:
+    """The request that sends the tools' outputs back: the first one again,
+    with the conversation so far, and without a ``tool_choice`` that forces a
+    call (as ``_follow_up``)."""
+    body = {key: value for key, value in request.items() if key not in ("messages", "tool_choice")}
+    choice = _unforced(request.get("tool_choice"))
+    if choice is not None:
+        body["tool_choice"] = choice
+    body.update(messages=messages, stream=True)
+    return body
+
+
+def _unforced(choice: Any) -> Any:
+    """A ``tool_choice`` fit for a follow-up: "auto" and "none" as they are,
+    ``allowed_tools`` in auto mode; None for one that forces a call, or it
+    would force one in every round."""
+    if choice in ("auto", "none"):
+        return choice
+    if type(choice) is dict and choice.get("type") == "allowed_tools":
+        return dict(choice, mode="auto")
+    return None
+
+
 def _follow_up(request: JSON, response_id: str, outputs: List[JSON]) -> JSON:
     """The request that sends a response's tool outputs back: the first one
     again, with the outputs as input, chained to the response (or, with a
-    ``conversation``, through it: the API takes one or the other).  A
-    ``tool_choice`` that forces a call is left out, or it would force one in
-    every round; ``allowed_tools`` keeps its list, in auto mode."""
+    ``conversation``, through it: the API takes one or the other), without a
+    ``tool_choice`` that forces a call (``_unforced``)."""
     body = {key: value for key, value in request.items() if key not in ("input", "previous_response_id", "tool_choice")}
-    choice = request.get("tool_choice")
-    if choice in ("auto", "none"):
+    choice = _unforced(request.get("tool_choice"))
+    if choice is not None:
         body["tool_choice"] = choice
-    elif type(choice) is dict and choice.get("type") == "allowed_tools":
-        body["tool_choice"] = dict(choice, mode="auto")
     if not request.get("conversation"):
         body.pop("conversation", None)
         body["previous_response_id"] = response_id
@@ -2205,7 +2503,7 @@ def _follow_up(request: JSON, response_id: str, outputs: List[JSON]) -> JSON:
 
 
 # Every dialect, by kind; a replay takes the one whose API sends its first event.
-_DIALECTS: Dict[str, Type[_Dialect]] = {dialect.kind: dialect for dialect in (_RunDialect, _ResponseDialect)}
+_DIALECTS: Dict[str, Type[_Dialect]] = {dialect.kind: dialect for dialect in (_RunDialect, _ResponseDialect, _ChatDialect)}
 # Every API's event names: what Handlers accepts, and what a replay holds to JSON before it knows its API.
 _API_EVENTS: FrozenSet[str] = frozenset().union(*(dialect.events for dialect in _DIALECTS.values()))
 _REQUIRED_BEFORE_SETTLED = _API_EVENTS - _FREE_EVENTS
@@ -2607,6 +2905,9 @@ class Stream:
             emissions = route(name, data)
         except _MALFORMED as exc:
             raise ProtocolError("malformed %r event: %r" % (name, exc)) from exc
+        except _PayloadError as found:  # an error inside a payload: what it built, then its error
+            self._emit(found.emissions)
+            raise _stream_error(found.data, self._redact) from None
         self._emit(emissions)
 
     def _unrouted(self, name: str, data: Any) -> Optional[Route]:
@@ -2727,7 +3028,7 @@ class Stream:
         self._phase = _FINISHED
         self.close()
         final = self._acc.final()
-        self._emit([("end", final, None, final)])
+        self._emit(self._acc.finish() + [("end", final, None, final)])
 
     def _fail(self, exc: BaseException) -> None:
         if isinstance(exc, AssistantStreamError):
@@ -2879,6 +3180,13 @@ class Stream:
         (Responses API; after tool calls, the last one), API-shaped."""
         self.until_done()
         return self._latest("response")
+
+    def final_chat_completion(self) -> Optional[JSON]:
+        """Dispatch the rest of the stream, then return the chat completion
+        (after tool calls, the last one), API-shaped as a request without
+        ``stream`` would return it."""
+        self.until_done()
+        return self._latest("completion")
 
     def __repr__(self) -> str:
         return "<Stream %s status=%s events=%d%s>" % (
@@ -3256,6 +3564,35 @@ class Client:
         body = dict(body, input=input) if model is None else dict(body, model=model, input=input)
         dialect = _ResponseDialect(request=body)
         return self._stream("/responses", body, handlers, dialect, record=record, cancel_on_interrupt=cancel_on_interrupt, recover=recover)
+
+    def stream_chat(
+        self,
+        *,
+        model: str,
+        messages: List[JSON],
+        handlers: Optional[Handlers] = None,
+        record: Union[None, str, os.PathLike[str], IO[bytes]] = None,
+        cancel_on_interrupt: bool = False,
+        recover: Union[bool, float] = False,
+        **body: Any,
+    ) -> Stream:
+        """Create a chat completion and stream it (POST /chat/completions):
+        OpenAI, Azure OpenAI and every compatible server, through the same
+        callbacks as a run.
+
+        ``body`` is the rest of the request (``tools``, ``temperature``,
+        ...); ``stream_options`` defaults to ``{"include_usage": True}``.
+        Tool calls with registered tools run themselves: the conversation
+        goes back with the assistant's message and the tools' outputs.
+        There is nothing to poll: ``recover`` is a ValueError;
+        ``cancel_on_interrupt`` only closes the stream.
+        """
+        if recover:
+            raise ValueError("recover= is not possible for chat completions: the API keeps nothing to poll")
+        body = dict(body, model=model, messages=messages)
+        body.setdefault("stream_options", {"include_usage": True})
+        dialect = _ChatDialect(request=body)
+        return self._stream("/chat/completions", body, handlers, dialect, record=record, cancel_on_interrupt=cancel_on_interrupt)
 
     def cancel_run(self, thread_id: str, run_id: str) -> JSON:
         """Cancel a run; return the run object the server answers with."""

@@ -40,6 +40,10 @@ def response_at(status, output=()):
         ("thread.run.created", RUN, "run"),
         ("thread.created", {"id": "thread_1"}, "run"),
         ("response.output_text.delta", {}, "response"),
+        ("message", {"object": "chat.completion.chunk", "choices": []}, "completion"),
+        ("message", {"object": "", "choices": [], "prompt_filter_results": []}, "completion"),  # Azure's first chunk
+        ("message", {"ping": 1}, None),
+        ("message", "keep-alive", None),
         ("error", {}, None),
         ("done", "[DONE]", None),
         ("vendor.ping", {}, None),
@@ -48,7 +52,7 @@ def response_at(status, output=()):
 def test_the_registry_knows_each_api_by_its_events(name, data, kind):
     found = _dialect_for(name, data)
     assert (found.kind if found else None) == kind
-    assert set(_DIALECTS) == {"run", "response"}
+    assert set(_DIALECTS) == {"run", "response", "completion"}
 
 
 def test_a_body_has_stopped_at_its_last_word_or_a_stop_and_never_while_waiting():
