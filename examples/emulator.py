@@ -42,7 +42,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 from urllib.parse import parse_qs, urlsplit
 
 JSON = Dict[str, Any]
-Event = Tuple[str, Any]
+Event = Tuple[Optional[str], Any]  # a name, or None for a data-only event (chat chunks)
 
 # ---------------------------------------------------------------------------
 # Objects, shaped as the API returns them
@@ -263,6 +263,11 @@ SWITCHES: Dict[str, Tuple[str, Any]] = {
     "no_done": ("True: end the body without the done event", bool),
     "gzip": ("True: gzip the body (Content-Encoding: gzip)", bool),
     "answer": ("answer the stream request with a 200 page or JSON object instead of an event stream", ("html", "json")),
+    "filters": (
+        "True: Azure OpenAI's content filters in a chat stream: a first chunk of prompt_filter_results, "
+        "content_filter_results in every choice",
+        bool,
+    ),
     "quirks": (
         "True: Azure AI Foundry's stream quirks: a tool_calls step created twice, an MCP call's output sent after its "
         "step completed, a thread.message.completed whose data says in_progress",
@@ -644,6 +649,65 @@ def response_events(state: State, response: JSON, body: JSON) -> Iterator[Event]
 
 
 # ---------------------------------------------------------------------------
+# Chat Completions, as data-only chunks
+# ---------------------------------------------------------------------------
+
+
+def chat_events(body: JSON) -> Iterator[Event]:
+    """The chunks of a chat completion, then [DONE]: tool calls for every
+    function tool (all at once, their arguments in pieces) until ``rounds``
+    assistant messages with tool calls are in the conversation, else the
+    reply, in each of ``n`` choices; a usage chunk if asked for.  The
+    conversation carries all the state there is, as with the real API."""
+    metadata = body.get("metadata") or {}
+    switches = {"metadata": metadata}
+    messages = [m for m in body["messages"] if isinstance(m, dict)]
+    done_rounds = sum(1 for m in messages if m.get("role") == "assistant" and m.get("tool_calls"))
+    functions = [t["function"] for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"]
+    prompt = next((m.get("content") for m in reversed(messages) if m.get("role") == "user" and isinstance(m.get("content"), str)), "")
+    filters = _meta(switches, "filters") == "1"
+    base = {"id": _id("chatcmpl"), "object": "chat.completion.chunk", "created": _now(), "model": body["model"]}
+    base["system_fingerprint"] = "fp_emulator"
+
+    def chunk(index: int, delta: JSON, finish: Optional[str] = None) -> Event:
+        choice: JSON = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+        if filters:
+            choice["content_filter_results"] = {} if finish else {"hate": {"filtered": False, "severity": "safe"}}
+        return None, dict(base, choices=[choice])
+
+    if filters:
+        yield None, {"id": "", "object": "", "created": 0, "model": "", "choices": [], "prompt_filter_results": [{"prompt_index": 0}]}
+    if functions and done_rounds < int(_meta(switches, "rounds", "1")):
+        fixed = json.loads(_meta(switches, "args", "{}"))
+        yield chunk(0, {"role": "assistant", "content": None, "refusal": None})
+        for index, function in enumerate(functions):
+            name = function["name"]
+            value = fixed[name] if name in fixed else _example(function.get("parameters") or {"type": "object"}, prompt)
+            arguments = value if isinstance(value, str) else json.dumps(value)
+            call = {"index": index, "id": _id("call"), "type": "function", "function": {"name": name, "arguments": ""}}
+            yield chunk(0, {"tool_calls": [call]})
+            for piece in _pieces(arguments, 8):
+                yield chunk(0, {"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+        yield chunk(0, {}, "tool_calls")
+    else:
+        outputs = [str(m.get("content")) for m in messages if m.get("role") == "tool"]
+        fixed = _meta(switches, "reply")
+        text = str(fixed) if fixed is not None else "The tools said: %s." % "; ".join(outputs) if outputs else "Hello from the emulator! You said: %s" % prompt
+        choices = range(int(body.get("n") or 1))
+        for index in choices:
+            yield chunk(index, {"role": "assistant", "content": "", "refusal": None})
+        for word in _words(text):
+            for index in choices:
+                yield chunk(index, {"content": word})
+        for index in choices:
+            yield chunk(index, {}, "length" if _meta(switches, "status") == "incomplete" else "stop")
+    if (body.get("stream_options") or {}).get("include_usage"):
+        yield None, dict(base, choices=[], usage={"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21})
+    if _meta(switches, "no_done") != "1":
+        yield None, "[DONE]"
+
+
+# ---------------------------------------------------------------------------
 # HTTP
 # ---------------------------------------------------------------------------
 
@@ -742,6 +806,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(call, 200, state.assistant(segments[1]))
         if method == "POST" and segments == ["threads"]:
             return self._json(call, 200, state.new_thread(body))
+        if method == "POST" and segments == ["chat", "completions"]:
+            return self._chat(call, body)
         if segments[0] == "responses":
             return self._responses(call, method, segments[1:], body)
         if method == "POST" and segments == ["threads", "runs"]:
@@ -832,6 +898,22 @@ class Handler(BaseHTTPRequestHandler):
                 response["status"] = "cancelled"
             return self._json(call, 200, response)
         return self._error(call, 404, "invalid_request_error", "Unknown endpoint %s %s" % (method, call.path))
+
+    def _chat(self, call: Call, body: JSON) -> None:
+        if self._scripted_failure(call, body):
+            return None
+        if not body.get("model") or not isinstance(body.get("messages"), list) or not body["messages"]:
+            return self._error(call, 400, "invalid_request_error", "Missing required parameter: 'model' or 'messages'.")
+        answering = {"metadata": body.get("metadata") or {}}  # what the switches are read from
+        if not body.get("stream"):
+            completion = {"id": _id("chatcmpl"), "object": "chat.completion", "created": _now(), "model": body["model"], "choices": []}
+            for name, chunk in chat_events(body):
+                for choice in chunk.get("choices") or []:
+                    while len(completion["choices"]) <= choice["index"]:
+                        completion["choices"].append({"index": len(completion["choices"]), "message": {"role": "assistant", "content": ""}})
+                    completion["choices"][choice["index"]]["message"]["content"] += choice["delta"].get("content") or ""
+            return self._json(call, 200, completion)
+        return self._stream(call, answering, chat_events(body), done=False)
 
     def _list_messages(self, thread_id: str, query: Dict[str, List[str]]) -> JSON:
         state = self.server.emulator.state
@@ -1082,8 +1164,11 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-def _encode(name: str, data: Any) -> bytes:
+def _encode(name: Optional[str], data: Any) -> bytes:
+    """One event; without a name, a data-only one (as chat chunks are)."""
     payload = data if isinstance(data, str) else json.dumps(data)
+    if name is None:
+        return ("data: %s\n\n" % payload).encode()
     return ("event: %s\ndata: %s\n\n" % (name, payload)).encode()
 
 

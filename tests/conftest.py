@@ -6,7 +6,7 @@ import json
 import pathlib
 import random
 import sys
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -14,6 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 RECORDINGS = sorted(FIXTURES.glob("*.sse"))
 AZURE = sorted((FIXTURES / "azure").glob("*.sse"))  # Azure AI Foundry Agents (classic) runs
+CHAT = sorted((FIXTURES / "chat").glob("*.sse"))  # Chat Completions, from OpenAI and compatible servers
 DOC_EXAMPLES = sorted(FIXTURES.glob("openapi_doc_example_*.txt"))
 
 sys.path.insert(0, str(ROOT / "examples"))
@@ -50,6 +51,20 @@ def sse(name: str, data: Any) -> bytes:
 def event(name: str, **fields: Any) -> bytes:
     """One Responses API event, as the API writes it: its name in its JSON too."""
     return sse(name, dict(fields, type=name))
+
+
+def chunk(*choices: Dict[str, Any], **fields: Any) -> bytes:
+    """One chat completion chunk, as a data-only event: choices are (index, delta, finish_reason) dicts."""
+    body = dict({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": list(choices)}, **fields)
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
+def choice(delta: Optional[Dict[str, Any]] = None, finish: Optional[str] = None, index: int = 0, **fields: Any) -> Dict[str, Any]:
+    """One choice of a chat chunk."""
+    return dict({"index": index, "delta": delta or {}, "finish_reason": finish}, **fields)
+
+
+CHAT_DONE = b"data: [DONE]\n\n"
 
 
 def response(status: str = "in_progress", output: Iterable[Any] = (), **fields: Any) -> Dict[str, Any]:

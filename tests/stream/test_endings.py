@@ -4,7 +4,7 @@ stream then decides, and what stays readable."""
 import pytest
 
 import assistant_stream
-from conftest import RUN, Recorder, event, response, sse
+from conftest import CHAT_DONE, RUN, Recorder, choice, chunk, event, response, sse
 
 DONE_RUN = dict(RUN, status="completed")
 
@@ -145,3 +145,37 @@ def test_an_error_event_carries_what_the_server_said(data, message):
         == (data if data.startswith("Rate") else {"error": {"code": "server_error", "message": "Oops"}})
     )
     assert stream.current_run["status"] == "in_progress" and stream.closed
+
+
+# -- chat completions: [DONE], finish reasons, errors in chunks ------------------------------
+
+
+def test_a_chat_body_without_done_or_a_finish_reason_is_incomplete():
+    stream = assistant_stream.replay(chunk(choice({"content": "Hel"})))
+    with pytest.raises(assistant_stream.IncompleteStreamError, match=r"before \[DONE\], with the completion in status 'in_progress'"):
+        stream.until_done()
+    assert stream.text == "Hel"
+
+
+@pytest.mark.parametrize("tail", [b"", CHAT_DONE], ids=["no [DONE]", "[DONE]"])
+def test_a_chat_body_with_a_finish_reason_may_leave_done_out(tail):
+    handlers = assistant_stream.Handlers()
+    seen = handlers.on("*", Recorder())
+    final = assistant_stream.replay(chunk(choice({"content": "Hi"})) + chunk(choice({}, "stop")) + tail, handlers).until_done()
+    assert final["choices"][0]["finish_reason"] == "stop" and seen.names[-2:] == (["done", "end"] if tail else ["text.done", "end"])
+
+
+def test_an_error_chunk_mid_stream_is_a_stream_error_after_its_callbacks():
+    body = chunk(choice({"content": "Hel"})) + b'data: {"error": {"message": "Upstream timed out", "code": "timeout"}}\n\n' + CHAT_DONE
+    handlers = assistant_stream.Handlers()
+    seen = handlers.on("*", Recorder())
+    stream = assistant_stream.replay(body, handlers)
+    with pytest.raises(assistant_stream.StreamError, match=r"\(timeout\): Upstream timed out"):
+        stream.until_done()
+    assert seen.names[-2:] == ["chat.completion.chunk", "error"] and stream.text == "Hel" and stream.closed
+
+
+def test_keep_alive_chunks_without_choices_change_nothing():
+    body = chunk(choice({"content": "Hi"})) + chunk() + b": ping\n\n" + chunk(choices=[]) + chunk(choice({}, "stop")) + CHAT_DONE
+    stream = assistant_stream.replay(body)
+    assert stream.until_done()["choices"][0]["message"]["content"] == "Hi" and stream.status == "completed"

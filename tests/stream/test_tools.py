@@ -1,11 +1,12 @@
 """Tool rounds, through the fake transport: the stream runs the tools a stop
-requires, sends their outputs and reads on, for runs and responses alike;
-no call is answered twice, a malformed call is refused before any tool runs."""
+requires, sends their outputs and reads on, for runs, responses and chat
+completions alike; no call is answered twice, a malformed call is refused
+before any tool runs."""
 
 import pytest
 
 import assistant_stream
-from conftest import FUNCTION_CALL, RUN, FakeTransport, derived, early_follow_up, event, response, sse
+from conftest import CHAT_DONE, FUNCTION_CALL, RUN, FakeTransport, choice, chunk, derived, early_follow_up, event, response, sse
 
 # -- one round of each API: get_weather, asked for as call_1 -------------------------------
 
@@ -76,7 +77,34 @@ class Responses:
         return [(item["call_id"], item["output"]) for item in body["input"]]
 
 
-APIS = {"run": Runs, "response": Responses}
+class Chats:
+    city = "Lima"
+    first = "/chat/completions"
+    follow = "/chat/completions"
+    answered = (
+        chunk(choice({"role": "assistant", "content": "Sunny."}), id="chatcmpl-2") + chunk(choice({}, "stop"), id="chatcmpl-2") + CHAT_DONE
+    )
+    went_on = "before the next completion started"
+
+    @staticmethod
+    def calling(**call_changes):
+        call = dict(
+            {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Lima"}'}},
+            **call_changes,
+        )
+        return chunk(choice({"role": "assistant", "content": None, "tool_calls": [call]})) + chunk(choice({}, "tool_calls")) + CHAT_DONE
+
+    @staticmethod
+    def start(fake, handlers, **options):
+        return fake.stream_chat(model="m", messages=[{"role": "user", "content": "Lima?"}], handlers=handlers, **options)
+
+    @staticmethod
+    def outputs(body):
+        return [(message["tool_call_id"], message["content"]) for message in body["messages"] if message["role"] == "tool"]
+
+
+APIS = {"run": Runs, "response": Responses, "chat": Chats}
+STOPPED = {Runs: "requires_action", Responses: "completed", Chats: "completed"}  # the status where tool calls wait
 
 
 def weather():
@@ -111,7 +139,8 @@ def test_tools_run_and_the_stream_goes_on(name):
     seen = []
     handlers.on("*", seen.append)
     stream = api.start(fake, handlers)
-    assert stream.until_done()["status"] == "completed"
+    stream.until_done()
+    assert stream.status == "completed"
     assert handlers.calls == [api.city]
     assert fake.paths == [api.first, api.follow]
     assert api.outputs(fake.requests[1][2]) == [("call_1", "sunny in %s" % api.city)] and fake.requests[1][2]["stream"] is True
@@ -126,25 +155,29 @@ def test_a_call_without_a_tool_ends_the_stream_where_it_stopped(name):
     fake, handlers = rounds(api), assistant_stream.Handlers()
     handlers.tool(lambda flight: "booked", name="book_flight")
     stream = api.start(fake, handlers)
-    final = stream.until_done()
+    stream.until_done()
     assert stream.finished and fake.paths == [api.first]
-    assert final["status"] == ("requires_action" if api is Runs else "completed")
+    assert stream.status == STOPPED[api]
 
 
-ENDS_EARLY = [
-    ("run", b"", False),
-    ("run", b'event: thread.run.queued\ndata: {"id": "run_1", "thread', False),
-    ("run", b"event: done\ndata: [DONE]\n\n", False),
-    (
-        "run",
-        sse("thread.run.step.completed", {"id": "step_1", "object": "thread.run.step", "status": "completed"}) + sse("done", "[DONE]"),
-        False,
-    ),
-] + [  # a follow-up's response cannot be polled before its id is known: recover changes nothing
-    ("response", body, recover)
-    for body in (b"", b'event: response.created\ndata: {"type": "resp', b"data: [DONE]\n\n")
-    for recover in (False, True)
-]
+ENDS_EARLY = (
+    [
+        ("run", b"", False),
+        ("run", b'event: thread.run.queued\ndata: {"id": "run_1", "thread', False),
+        ("run", b"event: done\ndata: [DONE]\n\n", False),
+        (
+            "run",
+            sse("thread.run.step.completed", {"id": "step_1", "object": "thread.run.step", "status": "completed"}) + sse("done", "[DONE]"),
+            False,
+        ),
+    ]
+    + [  # a follow-up's response cannot be polled before its id is known: recover changes nothing
+        ("response", body, recover)
+        for body in (b"", b'event: response.created\ndata: {"type": "resp', b"data: [DONE]\n\n")
+        for recover in (False, True)
+    ]
+    + [("chat", body, False) for body in (b"", b'data: {"id": "chatcmpl-2", "choi', CHAT_DONE)]
+)  # nothing to poll
 
 
 @pytest.mark.parametrize("name, body, recover", ENDS_EARLY, ids=["%s-%d" % (n, i) for i, (n, _, _) in enumerate(ENDS_EARLY)])
@@ -158,7 +191,7 @@ def test_a_continuation_that_ends_before_it_goes_on_raises(name, body, recover):
     with pytest.raises(assistant_stream.IncompleteStreamError, match="after the tool outputs were sent, " + api.went_on):
         stream.until_done()
     assert handlers.calls == [api.city] and fake.paths == [api.first, api.follow]
-    assert stream.closed and stream.status == ("requires_action" if api is Runs else "completed")
+    assert stream.closed and stream.status == STOPPED[api]
     if api is Responses:
         assert stream.current_response["id"] == "resp_1"
 
@@ -166,7 +199,7 @@ def test_a_continuation_that_ends_before_it_goes_on_raises(name, body, recover):
 @pytest.mark.parametrize("name", sorted(APIS))
 def test_a_call_asked_for_again_is_a_protocol_error(name):
     api = APIS[name]
-    fake, handlers = rounds(api, api.calling() if api is Runs else calling("resp_2")), weather()
+    fake, handlers = rounds(api, calling("resp_2") if api is Responses else api.calling()), weather()
     with pytest.raises(assistant_stream.ProtocolError, match="call_1.*already submitted"):
         api.start(fake, handlers).until_done()
     assert handlers.calls == [api.city] and fake.paths == [api.first, api.follow]
@@ -182,7 +215,7 @@ def test_a_call_without_an_id_is_a_protocol_error_before_any_tool_runs(name, reg
     fake = rounds(api, api.answered, first=api.calling(id=None))
     handlers = weather() if registered else assistant_stream.Handlers()
     stream = api.start(fake, handlers)
-    with pytest.raises(assistant_stream.ProtocolError, match="malformed (required_action|function_call).*string id and name"):
+    with pytest.raises(assistant_stream.ProtocolError, match="malformed (required_action|function_call|tool_calls).*string id and name"):
         stream.until_done()
     assert getattr(handlers, "calls", []) == [] and fake.paths == [api.first]
     assert stream.closed and not stream.finished
@@ -193,7 +226,8 @@ def test_a_replay_never_calls_tools(name):
     api = APIS[name]
     handlers = weather()
     stream = assistant_stream.replay(api.calling(), handlers)
-    assert stream.until_done()["status"] == ("requires_action" if api is Runs else "completed")
+    stream.until_done()
+    assert stream.status == STOPPED[api]
     assert handlers.calls == [] and stream.finished
 
 
@@ -347,7 +381,8 @@ def test_a_stream_closed_while_its_tools_run_sends_nothing(name):
         return "sunny"
 
     streams.append(api.start(fake, handlers))
-    assert streams[0].until_done()["status"] == ("requires_action" if api is Runs else "completed")
+    streams[0].until_done()
+    assert streams[0].status == STOPPED[api]
     assert fake.paths == [api.first] and streams[0].closed and not streams[0].finished
 
 
@@ -493,3 +528,92 @@ def test_a_run_asking_for_approval_gets_tool_approvals_with_their_fields():
         Runs.follow,
         {"tool_approvals": [{"tool_call_id": "call_9", "approve": True, "headers": {"Authorization": "Bearer mcp-token"}}], "stream": True},
     )
+
+
+# -- chat completions: the conversation goes back --------------------------------------------
+
+
+def test_a_chat_follow_up_carries_the_conversation_and_drops_a_forced_choice():
+    weather_tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    second = Chats.calling(id="call_2", function={"name": "get_weather", "arguments": '{"city": "Quito"}'})
+    fake = FakeTransport().stream("/chat/completions", Chats.calling(), second, Chats.answered)
+    handlers = weather()
+    stream = fake.stream_chat(
+        model="m",
+        messages=[{"role": "user", "content": "Lima? Quito?"}],
+        tools=[weather_tool],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        temperature=0,
+        handlers=handlers,
+    )
+    assert stream.until_done()["choices"][0]["message"]["content"] == "Sunny." and stream.text == "Sunny."
+    first, follow, last = (body for _, _, body in fake.requests)
+    assert first["stream_options"] == {"include_usage": True} and first["tool_choice"]["type"] == "function"
+    assert follow == {
+        "model": "m",
+        "tools": [weather_tool],
+        "temperature": 0,
+        "stream_options": {"include_usage": True},
+        "stream": True,
+        "messages": [
+            {"role": "user", "content": "Lima? Quito?"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Lima"}'}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "sunny in Lima"},
+        ],
+    }  # fmt: skip
+    assert last["messages"][3:] == [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Quito"}'}}]},
+        {"role": "tool", "tool_call_id": "call_2", "content": "sunny in Quito"},
+    ]  # fmt: skip
+    assert handlers.calls == ["Lima", "Quito"] and len(stream._acc.completions) == 3
+
+
+def test_the_callers_stream_options_are_kept():
+    fake = FakeTransport().stream("/chat/completions", Chats.answered)
+    fake.stream_chat(model="m", messages=[{"role": "user", "content": "hi"}], stream_options={"include_usage": False}).until_done()
+    assert fake.requests[0][2]["stream_options"] == {"include_usage": False}
+
+
+def test_chat_text_before_the_calls_goes_back_with_them():
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Lima"}'}}
+    body = chunk(choice({"role": "assistant", "content": "Let me look."})) + chunk(choice({"tool_calls": [call]}, "tool_calls")) + CHAT_DONE
+    fake = FakeTransport().stream("/chat/completions", body, Chats.answered)
+    stream = Chats.start(fake, weather())
+    stream.until_done()
+    assert fake.requests[1][2]["messages"][1]["content"] == "Let me look." and stream.text == "Let me look.Sunny."
+
+
+def test_with_n_choices_the_calls_are_the_callers_to_answer():
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    body = chunk(choice({"tool_calls": [call]}, "tool_calls", index=0), choice({"content": "No."}, "stop", index=1)) + CHAT_DONE
+    fake = FakeTransport().stream("/chat/completions", body)
+    stream = Chats.start(fake, weather())
+    final = stream.until_done()
+    assert [c["finish_reason"] for c in final["choices"]] == ["tool_calls", "stop"] and len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("reason", ["length", "content_filter"])
+def test_calls_cut_short_are_not_run(reason):
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"ci'}}
+    fake = FakeTransport().stream("/chat/completions", chunk(choice({"tool_calls": [call]}, reason)) + CHAT_DONE)
+    stream = Chats.start(fake, weather())
+    stream.until_done()
+    assert stream.status == "incomplete" and len(fake.requests) == 1
+
+
+def test_recover_is_refused_for_chat_before_anything_is_sent():
+    fake = FakeTransport()
+    with pytest.raises(ValueError, match="recover= is not possible for chat completions"):
+        Chats.start(fake, weather(), recover=True)
+    assert fake.requests == []
+
+
+def test_cancel_on_interrupt_only_closes_a_chat_stream():
+    fake = FakeTransport().stream("/chat/completions", chunk(choice({"content": "Hi"})) + chunk(choice({"content": " there"})))
+    stream = Chats.start(fake, weather(), cancel_on_interrupt=True)
+    for seen in stream:
+        if seen.name == "text.delta":
+            break
+    assert stream.closed and fake.paths == ["/chat/completions"] and stream.text == "Hi"

@@ -5,8 +5,9 @@ as a callback would see it."""
 
 import pytest
 
-from assistant_stream import _ResponseAccumulator, _RunAccumulator
-from conftest import FUNCTION_CALL, RUN, derived, event, feed, pairs, response, sse
+from assistant_stream import _MALFORMED as MALFORMED
+from assistant_stream import _ChatAccumulator, _ResponseAccumulator, _RunAccumulator
+from conftest import FUNCTION_CALL, RUN, choice, chunk, derived, event, feed, pairs, response, sse
 
 # -- the Assistants API: messages, steps, runs ------------------------------------
 
@@ -541,3 +542,117 @@ def test_a_final_response_event_is_final_whatever_its_response_says():
     )
     assert acc.status == "completed" and acc.final()["status"] == "completed"
     assert [name for name, _ in derived(emissions)] == ["text.created", "text.delta", "text.done"]
+
+
+# -- Chat Completions: choices, text and calls by index ------------------------------------
+
+
+def call_delta(index=0, **fields):
+    return {"tool_calls": [dict(fields, **({"index": index} if index is not None else {}))]}
+
+
+def test_a_chat_choice_joins_its_text_and_is_done_at_its_finish_reason():
+    acc = _ChatAccumulator()
+    emissions = feed(
+        acc,
+        chunk(choice({"role": "assistant", "content": ""})),
+        chunk(choice({"content": "Hel"})),
+        chunk(choice({"content": None})),  # null: nothing
+        chunk(choice({"content": "lo"})),
+        chunk(choice({}, "stop")),
+        chunk(usage={"total_tokens": 3}),  # the usage chunk: no choices
+    )
+    assert derived(emissions) == [("text.created", "Hel"), ("text.delta", "Hel"), ("text.delta", "lo"), ("text.done", "Hello")]
+    assert [name for name, *_ in emissions].count("chat.completion.chunk") == 6
+    final = acc.final()
+    assert final["choices"] == [
+        {"index": 0, "message": {"role": "assistant", "content": "Hello", "refusal": None}, "finish_reason": "stop", "logprobs": None}
+    ]
+    assert final["usage"] == {"total_tokens": 3} and acc.status == "completed"
+    assert emissions[-2][3] == {"role": "assistant", "content": "Hello", "refusal": None}  # text.done's snapshot: the choice's message
+
+
+@pytest.mark.parametrize(
+    "deltas",
+    [
+        [
+            call_delta(id="call_1", type="function", function={"name": "f", "arguments": ""}),
+            call_delta(function={"arguments": '{"a":'}),
+            call_delta(function={"arguments": " 1}"}),
+        ],
+        [call_delta(id="call_1", type="function", function={"name": "f", "arguments": '{"a": 1}'})],  # a whole call in one delta
+        [
+            call_delta(None, id="call_1", type="function", function={"name": "f", "arguments": '{"a":'}),
+            call_delta(None, function={"arguments": " 1}"}),
+        ],  # no index
+        [
+            call_delta(id="call_1", type="function", function={"name": "f", "arguments": '{"a":'}),
+            call_delta(id="call_1", type="function", function={"name": "f", "arguments": " 1}"}),
+        ],  # id and name in every delta
+    ],
+    ids=["pieces", "whole", "no index", "repeated id and name"],
+)
+def test_a_chat_tool_call_is_joined_by_index_however_it_comes(deltas):
+    acc = _ChatAccumulator()
+    emissions = feed(acc, *(chunk(choice(delta)) for delta in deltas), chunk(choice({}, "tool_calls")))
+    names = [name for name, _ in derived(emissions)]
+    assert names == ["tool_call.created"] + ["tool_call.delta"] * len(deltas) + ["tool_call.done"]
+    assert acc.final()["choices"][0]["message"]["tool_calls"] == [
+        {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+    ]
+
+
+def test_chat_calls_without_an_index_are_told_apart_by_their_ids():
+    acc = _ChatAccumulator()
+    feed(
+        acc,
+        chunk(choice(call_delta(None, id="call_1", type="function", function={"name": "f", "arguments": "{}"}))),
+        chunk(choice(call_delta(None, id="call_2", type="function", function={"name": "g", "arguments": "{"}))),
+        chunk(choice(call_delta(None, function={"arguments": "}"}))),  # no id: the last call
+        chunk(choice({}, "tool_calls")),
+    )
+    calls = acc.final()["choices"][0]["message"]["tool_calls"]
+    assert [(call["id"], call["function"]["arguments"]) for call in calls] == [("call_1", "{}"), ("call_2", "{}")]
+
+
+def test_chat_choices_are_apart_and_the_completion_finishes_with_the_last():
+    acc = _ChatAccumulator()
+    emissions = feed(
+        acc,
+        chunk(choice({"content": "A"}, index=0), choice({"content": "B"}, index=1)),
+        chunk(choice({}, "stop", index=0)),
+    )
+    assert acc.status == "in_progress"  # choice 1 goes on
+    emissions += feed(acc, chunk(choice({"content": "b"}, "length", index=1)))
+    assert acc.status == "incomplete"  # one was cut short
+    assert [(name, text) for name, text in derived(emissions)] == [
+        ("text.created", "A"), ("text.delta", "A"), ("text.created", "B"), ("text.delta", "B"), ("text.done", "A"),
+        ("text.delta", "b"), ("text.done", "Bb"),
+    ]  # fmt: skip
+    assert acc.text() == "A"  # the first choice: the reply a conversation goes on with
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        chunk(choices="nope"),
+        chunk(choice({"content": 42})),
+        chunk(choice({"content": "x"}, index=-1)),
+        chunk(choice({}, finish=["stop"])),
+        chunk(choice({"tool_calls": ["nope"]})),
+        chunk(choice({"tool_calls": [{"index": "0"}]})),
+        chunk(choice({"content": "x"}, logprobs={"content": [1]}), "not a choice"),
+    ],
+    ids=[
+        "choices not a list",
+        "content a number",
+        "negative index",
+        "finish not a string",
+        "call not an object",
+        "index a string",
+        "choice not an object",
+    ],
+)
+def test_malformed_chat_chunks_are_malformed(bad):
+    with pytest.raises(MALFORMED):
+        feed(_ChatAccumulator(), bad)
