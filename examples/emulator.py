@@ -1122,7 +1122,10 @@ class Handler(BaseHTTPRequestHandler):
             call.bytes_sent += len(piece)
 
     def _finish_later(self, run: JSON, pending: Iterator[Event]) -> None:
-        """The stream ended early; the run goes on without it, as on the API."""
+        """The stream ended early; the run goes on without it, as on the API
+        (a chat completion, which is kept nowhere, just ends)."""
+        if "id" not in run:
+            return
         state = self.server.emulator.state
         wait = float(_meta(run, "finish_after", "0.2"))
 
