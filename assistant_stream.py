@@ -4043,19 +4043,24 @@ _EXIT_CODES: List[Tuple[type, int]] = [
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """``assistant-stream run`` streams a run's text to the terminal;
-    ``assistant-stream replay FILE`` plays a recording (of a run or a
-    response) back.  Returns the exit code: 0 the run (response) completed,
-    1 it ended otherwise, 2 misuse, 3-8 an error (see ``_EXIT_CODES``), 130
-    interrupted (Ctrl-C), 141 the output was closed (``| head``)."""
+    """``assistant-stream run`` streams a run's text (``--chat``: a chat
+    completion's) to the terminal; ``assistant-stream replay FILE`` plays a
+    recording (of a run, a response or a chat completion) back.  Returns the
+    exit code: 0 it completed, 1 it ended otherwise, 2 misuse, 3-8 an error
+    (see ``_EXIT_CODES``), 130 interrupted (Ctrl-C), 141 the output was
+    closed (``| head``)."""
     import argparse  # only when run as a command
 
-    parser = argparse.ArgumentParser(prog="assistant-stream", description="Stream Assistants API runs; the key comes from $OPENAI_API_KEY.")
+    parser = argparse.ArgumentParser(
+        prog="assistant-stream", description="Stream Assistants API runs, or chat completions; the key comes from $OPENAI_API_KEY."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="stream a run's text as it arrives")
-    run.add_argument("--assistant", required=True, metavar="ID")
+    run = commands.add_parser("run", help="stream a run's text (or a chat completion's) as it arrives")
+    run.add_argument("--assistant", metavar="ID", help="the assistant to run (required without --chat)")
     run.add_argument("--thread", metavar="ID", help="a thread to run on (default: a new one)")
-    run.add_argument("--message", metavar="TEXT", help="a user message to add first")
+    run.add_argument("--chat", action="store_true", help="a chat completion instead of a run: --model and --message")
+    run.add_argument("--model", metavar="NAME", help="the model of a chat completion")
+    run.add_argument("--message", metavar="TEXT", help="a user message to add first (with --chat: the message)")
     run.add_argument("--record", metavar="FILE", help="write the event stream's bytes to FILE")
     run.add_argument("--base-url", metavar="URL", help="default: $OPENAI_BASE_URL, or the OpenAI API")
     run.add_argument(
@@ -4069,6 +4074,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     for command in (run, play):
         command.add_argument("--events", action="store_true", help="one line per event (name, id, size) instead of the text")
     args = parser.parse_args(argv)
+    if args.command == "run" and args.chat and not (args.model and args.message) or args.command == "run" and args.chat and args.thread:
+        run.error("--chat takes --model and --message, and no --thread")
+    if args.command == "run" and not args.chat and not args.assistant:
+        run.error("the following arguments are required: --assistant (or --chat)")
     try:
         return _command(args)
     except BrokenPipeError:  # the reader is gone (| head): nothing to say, and nowhere to say it
@@ -4132,6 +4141,8 @@ def _command_stream(args: Any) -> Stream:
     client = Client(base_url=args.base_url, timeout=(min(10.0, args.timeout), args.timeout))
     options: Dict[str, Any] = {"record": args.record, "cancel_on_interrupt": args.cancel_on_interrupt, "recover": args.recover}
     message = [{"role": "user", "content": args.message}] if args.message else []
+    if args.chat:
+        return client.stream_chat(model=args.model, messages=message, **options)
     if args.thread:
         return client.stream_run(args.thread, assistant_id=args.assistant, additional_messages=message or None, **options)
     return client.stream_thread_and_run(assistant_id=args.assistant, thread={"messages": message}, **options)

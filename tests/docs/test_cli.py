@@ -89,6 +89,29 @@ def test_run_streams_from_the_server(cli_env, capsys):
     assert err.startswith("run run_") and err.endswith(": completed\n")
 
 
+def test_run_chat_streams_a_chat_completion_and_replays_it(cli_env, capsys, tmp_path):
+    record = str(tmp_path / "chat.sse")
+    assert main(["run", "--chat", "--model", "emulator-1", "--message", "chatting", "--record", record]) == 0
+    out, err = capsys.readouterr()
+    assert out == "Hello from the emulator! You said: chatting\n"
+    assert err.startswith("completion chatcmpl_") and err.endswith(": completed\n")
+    assert main(["replay", record]) == 0
+    assert capsys.readouterr() == (out, err)
+    assert main(["run", "--chat", "--model", "emulator-1", "--message", "x", "--recover"]) == 2
+    assert "recover= is not possible for chat completions" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name, status, code", [("openaipy_text_include_usage", "completed", 0), ("openaipy_finish_length_max_tokens_1", "incomplete", 1)]
+)
+def test_replay_of_a_chat_recording(capsys, name, status, code):
+    recording = FIXTURES / "chat" / (name + ".sse")
+    final = assistant_stream.replay(recording).final_chat_completion()
+    assert main(["replay", str(recording)]) == code
+    out, err = capsys.readouterr()
+    assert out == final["choices"][0]["message"]["content"] + "\n" and err == "completion %s: %s\n" % (final["id"], status)
+
+
 def test_run_on_a_thread_with_a_recording(cli_env, capsys, tmp_path, client):
     thread_id = new_thread(client, "first")
     record = str(tmp_path / "run.sse")
@@ -161,7 +184,14 @@ def test_a_missing_file_is_misuse(capsys):
 
 @pytest.mark.parametrize(
     "arguments, shown",
-    [(["run"], "--assistant"), (["replay", "--speed", "-5", PLAIN], "--speed"), (["replay", "--speed", "0", PLAIN], "--speed")],
+    [
+        (["run"], "--assistant"),
+        (["run", "--chat", "--message", "hi"], "--chat takes --model and --message"),
+        (["run", "--chat", "--model", "m"], "--chat takes --model and --message"),
+        (["run", "--chat", "--model", "m", "--message", "hi", "--thread", "thread_1"], "no --thread"),
+        (["replay", "--speed", "-5", PLAIN], "--speed"),
+        (["replay", "--speed", "0", PLAIN], "--speed"),
+    ],
 )
 def test_usage_errors_exit_2_before_anything_streams(capsys, arguments, shown):
     with pytest.raises(SystemExit) as info:
