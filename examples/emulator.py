@@ -1273,11 +1273,12 @@ class Emulator:
         self._server.serve_forever()
 
 
-def use_emulator_unless_configured() -> str:
+def use_emulator_unless_configured(assistant: bool = True) -> str:
     """For the examples: unless $OPENAI_API_KEY is set, start this emulator
     in-process and point $OPENAI_BASE_URL and $OPENAI_API_KEY at it, so that
     ``assistant_stream.Client()`` finds it.  Returns an assistant id: the
-    emulator's, or $ASSISTANT_ID, or a new assistant on $ASSISTANT_MODEL."""
+    emulator's, or $ASSISTANT_ID, or a new assistant on $ASSISTANT_MODEL
+    (with ``assistant=False``, none: "")."""
     import os
 
     if not os.environ.get("OPENAI_API_KEY"):
@@ -1285,6 +1286,8 @@ def use_emulator_unless_configured() -> str:
         os.environ.update(OPENAI_BASE_URL=emulator.base_url, OPENAI_API_KEY="emulator")
         print("No OPENAI_API_KEY set: using the local emulator at %s" % emulator.base_url)
         return "asst_emulated"
+    if not assistant:
+        return ""
     if os.environ.get("ASSISTANT_ID"):
         return os.environ["ASSISTANT_ID"]
     import assistant_stream

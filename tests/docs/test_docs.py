@@ -54,6 +54,7 @@ EXPECTED = {
         "Hello from the emulator! You said: Hello, new agent",
         "status: completed",
     ],
+    "chat.py": ['The tools said: {"city": "Oslo", "sky": "sunny", "celsius": 22}.', "finish reason: stop | tokens: 21"],
     "responses_api.py": ["The tools said: sunny in Oslo.  [completed]", "The tools said: sunny in Oslo.  [completed]"],
 }
 
