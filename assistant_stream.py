@@ -1836,6 +1836,7 @@ class _ChatAccumulator(_Accumulator):
         self._unfinished = 0  # choices without a finish reason
         self._cut = False
         self._call_ids: Dict[Any, int] = {}  # (round, choice, call id) -> index, for servers that leave the index out
+        self._unsaid: List[str] = []  # the completion's fields no chunk has given yet
         self.routes = {"message": self._on_chunk}
 
     @property
@@ -1860,10 +1861,13 @@ class _ChatAccumulator(_Accumulator):
             self.waiting = self.done = self._cut = False
             self._unfinished = 0
             self._status = "in_progress"
-        for key in ("id", "created", "model", "system_fingerprint", "service_tier"):
-            value = data.get(key)
-            if value is not None and value != "" and completion.get(key) is None:  # the first that says (Azure's filter chunk says "")
-                completion[key] = value
+            self._unsaid = ["id", "created", "model", "system_fingerprint", "service_tier"]
+        if self._unsaid:  # each from the first chunk that says (Azure's filter chunk says "")
+            for key in self._unsaid:
+                value = data.get(key)
+                if value is not None and value != "":
+                    completion[key] = value
+            self._unsaid = [key for key in self._unsaid if key not in completion or completion[key] is None]
         for key in ("usage", "prompt_filter_results"):
             value = data.get(key)
             if value is not None:
@@ -2418,10 +2422,15 @@ class _ChatDialect(_Dialect):
 
     def ended(self, said_done: bool) -> bool:
         """As for any API; and a body that said [DONE] has finished its
-        completion, whether or not it gave finish reasons."""
-        if said_done and not self.acc.waiting:
-            self.acc.done = True
-        return super().ended(said_done)
+        completion, whether or not it gave finish reasons (asked at every
+        chunk: kept short)."""
+        acc = self.acc
+        if acc.waiting:
+            return False
+        if said_done:
+            acc.done = True
+            return True
+        return acc._status in _STOPS
 
     def required_calls(self) -> List[_Call]:
         """The tool calls of the one choice (with n > 1, which reply goes on is

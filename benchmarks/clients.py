@@ -8,6 +8,9 @@ CLIENT is one of:
            code a user writes by hand (SSEClient(response), as documented)
   sdk      assistant_stream: a no-op text.delta callback, full accumulation
   openai   the official SDK's AssistantEventHandler with a no-op on_text_delta
+  sse_chat, sdk_chat, openai_chat
+           the same for a chat completion of the same words (the official
+           SDK: its chat.completions.stream() helper, which accumulates too)
 
 The time is measured in-process, from sending the request to having the whole
 text; imports and interpreter start are outside it.
@@ -102,7 +105,57 @@ def openai_sdk() -> Runner:
     return run
 
 
-CLIENTS = {"raw": raw, "sse": sse, "sdk": sdk, "openai": openai_sdk}
+def sse_chat() -> Runner:
+    import requests
+    import sseclient
+
+    def run(url: str, on_text: Callable[[str], None]) -> str:
+        response = requests.post(url + "/chat/completions", json={"model": "bench", "messages": [], "stream": True}, stream=True)
+        parts: List[str] = []
+        for event in sseclient.SSEClient(response).events():
+            if event.data == "[DONE]":
+                break
+            for choice in json.loads(event.data)["choices"]:
+                text = choice["delta"].get("content")
+                if text:
+                    on_text(text)
+                    parts.append(text)
+        response.close()
+        return "".join(parts)
+
+    return run
+
+
+def sdk_chat() -> Runner:
+    import assistant_stream
+
+    def run(url: str, on_text: Callable[[str], None]) -> str:
+        client = assistant_stream.Client(api_key="bench", base_url=url)
+        handlers = assistant_stream.Handlers()
+        handlers.on("text.delta", lambda event: on_text(event.text))
+        stream = client.stream_chat(model="bench", messages=[], handlers=handlers)
+        stream.until_done()
+        return stream.text
+
+    return run
+
+
+def openai_chat() -> Runner:
+    from openai import OpenAI
+
+    def run(url: str, on_text: Callable[[str], None]) -> str:
+        client = OpenAI(api_key="bench", base_url=url, max_retries=0)
+        with client.chat.completions.stream(model="bench", messages=[]) as stream:
+            for event in stream:
+                if event.type == "content.delta":
+                    on_text(event.delta)
+            completion = stream.get_final_completion()
+        return str(completion.choices[0].message.content)
+
+    return run
+
+
+CLIENTS = {"raw": raw, "sse": sse, "sdk": sdk, "openai": openai_sdk, "sse_chat": sse_chat, "sdk_chat": sdk_chat, "openai_chat": openai_chat}
 
 
 def main() -> None:
@@ -123,7 +176,7 @@ def main() -> None:
         "client": name,
         "deltas": deltas,
         "seconds": seconds,
-        "us_per_event": seconds / (deltas + 11) * 1e6,
+        "us_per_event": seconds / (deltas + (4 if name.endswith("_chat") else 11)) * 1e6,
         "ok": latency or name == "raw" or text == text_of(deltas),
         "text_bytes": len(text_of(deltas)) if not latency else 0,
         "peak_kib_before": before,

@@ -6,7 +6,8 @@ Every measurement runs in processes of its own, against a loopback server
 (benchmarks/server.py) in another process, and reports medians:
 
   throughput  µs per event at 20k deltas: raw bytes, sseclient-py + json (the
-              floor), this SDK, the official openai SDK (skipped if absent)
+              floor), this SDK, the official openai SDK (skipped if absent);
+              then the same words as a chat completion
   linear      µs per event at 10k and 200k deltas; peak memory at 1M deltas
   latency     events 10 ms apart: time from an event's send to its callback,
               chunked and connection-close bodies
@@ -72,9 +73,13 @@ def throughput(repeats: int) -> Dict[str, Any]:
     with server("--deltas", str(deltas)) as url:
         for name in ["raw", "sse", "sdk"] + (["openai"] if has_openai() else []):
             found[name] = median_us(name, url, deltas, repeats)
+        for name in ["sse_chat", "sdk_chat"] + (["openai_chat"] if has_openai() else []):
+            found[name] = median_us(name, url, deltas, repeats)
     found["sdk_vs_floor"] = found["sdk"] / found["sse"]
+    found["chat_vs_floor"] = found["sdk_chat"] / found["sse_chat"]
     if "openai" in found:
         found["openai_vs_sdk"] = found["openai"] / found["sdk"]
+        found["openai_chat_vs_sdk"] = found["openai_chat"] / found["sdk_chat"]
     return found
 
 
@@ -208,6 +213,18 @@ def report(results: Dict[str, Any]) -> str:
                 "openai %.0f µs/event → **%.1f×** faster" % (t["openai"], t["openai_vs_sdk"]),
                 "≥ 20×",
                 t["openai_vs_sdk"] >= 20,
+            )
+        if "sdk_chat" in t:
+            openai = (
+                "; openai's chat.completions.stream() %.1f µs/event → %.1f× faster" % (t["openai_chat"], t["openai_chat_vs_sdk"])
+                if "openai_chat" in t
+                else ""
+            )
+            row(
+                "chat completions, 20k deltas",
+                "%.1f µs/event; floor %.1f → **%.2f×** the floor%s" % (t["sdk_chat"], t["sse_chat"], t["chat_vs_floor"], openai),
+                "≤ 1.25× the floor, as runs",
+                t["chat_vs_floor"] <= 1.25,
             )
     lin = results.get("linear")
     if lin:

@@ -19,7 +19,7 @@ import selectors
 import socket
 import threading
 import time
-from typing import List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 WORDS = ["the", " quick", " brown", " fox", " jumps", " over", " a", " lazy", " dog,", " then"]
 RUN = {
@@ -133,17 +133,35 @@ def tail(text: str) -> List[bytes]:
     ]
 
 
+def chat_chunk(delta: object, finish: object = None, **extra: object) -> bytes:
+    """One chat completion chunk, as a data-only event."""
+    body = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": "bench", "system_fingerprint": "fp_bench"}
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+    return b"data: " + json.dumps(dict(body, choices=choices, **extra), separators=(",", ":")).encode() + b"\n\n"
+
+
+def chat_events(deltas: int) -> List[bytes]:
+    """The same words as a chat completion: a role chunk, a chunk per word,
+    the finish chunk, the usage chunk, [DONE] (deltas + 4 events)."""
+    usage = {"prompt_tokens": 1, "completion_tokens": deltas, "total_tokens": deltas + 1}
+    return (
+        [chat_chunk({"role": "assistant", "content": "", "refusal": None})]
+        + [chat_chunk({"content": word(i)}) for i in range(deltas)]
+        + [chat_chunk({}, "stop"), chat_chunk(None, usage=usage), b"data: [DONE]\n\n"]
+    )
+
+
 def frame(data: bytes, chunked: bool) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data) if chunked else data
 
 
-def read_request(conn: socket.socket) -> bool:
-    """Read one request (headers and body); False if the client went away."""
+def read_request(conn: socket.socket) -> Optional[bytes]:
+    """Read one request (headers and body); its path, or None if the client went away."""
     request = b""
     while b"\r\n\r\n" not in request:
         piece = conn.recv(65536)
         if not piece:
-            return False
+            return None
         request += piece
     head, _, body = request.partition(b"\r\n\r\n")
     length = 0
@@ -153,9 +171,9 @@ def read_request(conn: socket.socket) -> bool:
     while len(body) < length:
         piece = conn.recv(65536)
         if not piece:
-            return False
+            return None
         body += piece
-    return True
+    return head.split(b" ", 2)[1]
 
 
 def response_head(chunked: bool) -> bytes:
@@ -175,11 +193,12 @@ def finish(conn: socket.socket, chunked: bool) -> None:
     conn.close()
 
 
-def serve_whole(conn: socket.socket, body: bytes, chunked: bool) -> None:
-    """The whole run at once: throughput."""
+def serve_whole(conn: socket.socket, bodies: Dict[str, bytes], chunked: bool) -> None:
+    """The whole run (or chat completion) at once: throughput."""
     try:
-        if read_request(conn):
-            conn.sendall(response_head(chunked) + body)
+        path = read_request(conn)
+        if path is not None:
+            conn.sendall(response_head(chunked) + bodies["chat" if path.endswith(b"/chat/completions") else "run"])
     except OSError:
         pass
     finish(conn, chunked)
@@ -200,7 +219,7 @@ def serve_paced(sock: socket.socket, deltas: int, pause: float, chunked: bool, t
         if selector.select(wait):
             conn, _ = sock.accept()
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if read_request(conn):
+            if read_request(conn) is not None:
                 conn.sendall(response_head(chunked) + head_frames)
                 serial += 1
                 heapq.heappush(due, (time.monotonic(), serial, conn, 0))
@@ -235,11 +254,11 @@ def main() -> None:
         serve_paced(sock, args.deltas, args.pause_ms / 1000, chunked, args.timestamps)
         return
     events = head() + [delta(word(i)) for i in range(args.deltas)] + tail(text_of(args.deltas))
-    body = b"".join(frame(e, chunked) for e in events)
+    bodies = {"run": b"".join(frame(e, chunked) for e in events), "chat": b"".join(frame(e, chunked) for e in chat_events(args.deltas))}
     print("http://127.0.0.1:%d/v1" % sock.getsockname()[1], flush=True)
     while True:
         conn, _ = sock.accept()
-        threading.Thread(target=serve_whole, args=(conn, body, chunked), daemon=True).start()
+        threading.Thread(target=serve_whole, args=(conn, bodies, chunked), daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ def get_weather(city):
     return {"city": city, "sky": "sunny", "celsius": 22}
 
 
-tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+tools = [
+    {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
+]
 messages = [{"role": "user", "content": "Oslo"}]
 model = os.environ.get("CHAT_MODEL", "gpt-4.1-mini")
 with client.stream_chat(model=model, messages=messages, tools=tools, handlers=handlers) as stream:

@@ -692,7 +692,13 @@ def chat_events(body: JSON) -> Iterator[Event]:
     else:
         outputs = [str(m.get("content")) for m in messages if m.get("role") == "tool"]
         fixed = _meta(switches, "reply")
-        text = str(fixed) if fixed is not None else "The tools said: %s." % "; ".join(outputs) if outputs else "Hello from the emulator! You said: %s" % prompt
+        text = (
+            str(fixed)
+            if fixed is not None
+            else "The tools said: %s." % "; ".join(outputs)
+            if outputs
+            else "Hello from the emulator! You said: %s" % prompt
+        )
         choices = range(int(body.get("n") or 1))
         for index in choices:
             yield chunk(index, {"role": "assistant", "content": "", "refusal": None})
