@@ -913,8 +913,8 @@ class Handler(BaseHTTPRequestHandler):
         answering = {"metadata": body.get("metadata") or {}}  # what the switches are read from
         if not body.get("stream"):
             completion = {"id": _id("chatcmpl"), "object": "chat.completion", "created": _now(), "model": body["model"], "choices": []}
-            for name, chunk in chat_events(body):
-                for choice in chunk.get("choices") or []:
+            for _, chunk in chat_events(body):
+                for choice in chunk.get("choices") or [] if isinstance(chunk, dict) else []:
                     while len(completion["choices"]) <= choice["index"]:
                         completion["choices"].append({"index": len(completion["choices"]), "message": {"role": "assistant", "content": ""}})
                     completion["choices"][choice["index"]]["message"]["content"] += choice["delta"].get("content") or ""
