@@ -1,17 +1,20 @@
-"""A chat page whose answers stream from an assistant run, relayed by a
-WSGI app under gevent: the way a legacy synchronous web app serves it.
+"""A chat page whose answers stream from an assistant run (or a chat
+completion), relayed by a WSGI app under gevent: the way a legacy
+synchronous web app serves it.
 
     (cd examples/deep_chat && npm install)      # the Deep Chat web component
-    python examples/deep_chat/app.py --port 8080
+    python examples/deep_chat/app.py --port 8080 [--chat MODEL]
 
 Then open http://127.0.0.1:8080/.  With OPENAI_API_KEY set it relays from that
-server ($OPENAI_BASE_URL, --assistant or $ASSISTANT_ID); otherwise from the
-local emulator, started in-process.
+server ($OPENAI_BASE_URL, --assistant or $ASSISTANT_ID; with --chat, that
+model's chat completions); otherwise from the local emulator, started
+in-process.
 
 POST /chat takes Deep Chat's request, {"messages": [{"role", "text"}...]},
-starts a run on a new thread holding them, and answers with the
-Server-Sent Events Deep Chat's streaming connection reads: one
-{"text": fragment} per text delta, or {"error": message} if the run fails.
+starts a run on a new thread holding them (or a chat completion of them),
+and answers with the Server-Sent Events Deep Chat's streaming connection
+reads: one {"text": fragment} per text delta, or {"error": message} if it
+fails.
 """
 
 from gevent import monkey
@@ -45,6 +48,11 @@ def log_run(event: assistant_stream.Event) -> None:
         log.info("%s %s", event.name, event.data.get("id"))
 
 
+@handlers.on("end")
+def log_end(event: assistant_stream.Event) -> None:
+    log.info("finished %s", (event.data or {}).get("id"))
+
+
 def sse(payload: Dict[str, str]) -> bytes:
     return ("data: %s\n\n" % json.dumps(payload)).encode()
 
@@ -52,9 +60,10 @@ def sse(payload: Dict[str, str]) -> bytes:
 class Relay:
     """The WSGI app: the page, the Deep Chat bundle, and POST /chat."""
 
-    def __init__(self, client: assistant_stream.Client, assistant_id: str):
+    def __init__(self, client: assistant_stream.Client, assistant_id: str, chat_model: Optional[str] = None):
         self.client = client
         self.assistant_id = assistant_id
+        self.chat_model = chat_model  # chat completions of this model, instead of runs
 
     def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
@@ -95,15 +104,17 @@ class Relay:
         """Each text fragment as soon as it arrives; an error as Deep Chat shows it.
         If the browser goes away, the generator is closed, and so is the stream."""
         try:
-            stream = self.client.stream_thread_and_run(
-                assistant_id=self.assistant_id, thread={"messages": messages}, handlers=handlers, cancel_on_interrupt=True
-            )
+            if self.chat_model:
+                stream = self.client.stream_chat(model=self.chat_model, messages=messages, handlers=handlers)
+            else:
+                stream = self.client.stream_thread_and_run(
+                    assistant_id=self.assistant_id, thread={"messages": messages}, handlers=handlers, cancel_on_interrupt=True
+                )
             with stream:
                 for fragment in stream.text_deltas():
                     yield sse({"text": fragment})
-                run = stream.current_run or {}
-            if run.get("status") != "completed":
-                error = (run.get("last_error") or {}).get("message") or "the run ended %s" % run.get("status")
+            if stream.status != "completed":
+                error = ((stream.current_run or {}).get("last_error") or {}).get("message") or "it ended %s" % stream.status
                 yield sse({"error": error})
         except assistant_stream.AssistantStreamError as error:
             log.warning("relay failed: %s", error)
@@ -116,6 +127,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--assistant", default=os.environ.get("ASSISTANT_ID"), metavar="ID")
     parser.add_argument("--base-url", metavar="URL", help="default: $OPENAI_BASE_URL, or the OpenAI API")
+    parser.add_argument("--chat", metavar="MODEL", help="relay chat completions of MODEL instead of runs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # requests keeps 10 connections per host; a relay streams many runs at once.
@@ -131,7 +143,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         emulator = Emulator(delay=0.05).start()
         print("No OPENAI_API_KEY set: relaying from the local emulator at %s" % emulator.base_url, flush=True)
         client = assistant_stream.Client(api_key="emulator", base_url=emulator.base_url, session=session)
-    server = WSGIServer((args.host, args.port), Relay(client, args.assistant or "asst_emulated"), log=None)
+    server = WSGIServer((args.host, args.port), Relay(client, args.assistant or "asst_emulated", args.chat), log=None)
     server.start()
     print("Deep Chat relay on http://%s:%d/" % (args.host, server.server_port), flush=True)
     server.serve_forever()

@@ -51,8 +51,8 @@ def start(command, env=None):
     raise RuntimeError("did not start: " + command[1])
 
 
-@pytest.fixture
-def chat_page():
+@pytest.fixture(params=["runs", "chat"])
+def chat_page(request):
     require()
     from playwright.sync_api import sync_playwright
 
@@ -60,8 +60,9 @@ def chat_page():
         [sys.executable, str(ROOT / "examples" / "emulator.py"), "--port", "0", "--delay", "0.05", "--api-key", API_KEY]
     )
     env = dict(os.environ, OPENAI_API_KEY=API_KEY, PYTHONPATH=str(ROOT))
+    chat = ["--chat", "emulator-1"] if request.param == "chat" else []
     relay, address = start(
-        [sys.executable, str(ROOT / "examples" / "deep_chat" / "app.py"), "--port", "0", "--base-url", "http://%s" % upstream], env
+        [sys.executable, str(ROOT / "examples" / "deep_chat" / "app.py"), "--port", "0", "--base-url", "http://%s" % upstream, *chat], env
     )
     flags = [
         "--no-sandbox",
@@ -119,7 +120,7 @@ def test_a_message_streams_its_answer_and_a_failing_upstream_shows_an_error(chat
     assert len(seen) >= 3, "the answer appeared all at once: %r" % seen
     assert all(answer.startswith(part) for part in seen)  # it grew word by word
 
-    wait_for_line(relay, "thread.run.completed")  # the first run is over
+    wait_for_line(relay, "finished")  # the first answer is over
     emulator.kill()  # then the upstream fails
     emulator.wait()
     send(page, "Anyone there?")
