@@ -534,10 +534,14 @@ class _Framer:
             rest = chunk[end:]
             pending = [rest] if rest else []
             size = len(rest)
-            for block in head[:-2].split(b"\n\n"):
-                if block:
-                    self.last = self._checked(block + b"\n\n")
-                    yield self.last
+            if len(head) > 2 and head.find(b"\n\n") + 2 == len(head):
+                whole = [head]  # one event: a large one is not copied again
+            else:
+                whole = [block + b"\n\n" for block in head[:-2].split(b"\n\n") if block]
+            del head
+            for block in whole:
+                self.last = self._checked(block)
+                yield block
             if size > limit:
                 raise ProtocolError("an event is larger than %d bytes" % limit)
         tail = b"".join(pending)
