@@ -82,7 +82,9 @@ from typing import (
     Set,
     Tuple,
     Type,
+    TypeVar,
     Union,
+    overload,
 )
 from urllib.parse import quote, quote_plus, urlsplit
 
@@ -299,6 +301,8 @@ _scan_json: Callable[[str, int], Tuple[Any, int]] = json.JSONDecoder().scan_once
 
 JSON = Dict[str, Any]
 Callback = Callable[["Event"], Any]
+_C = TypeVar("_C", bound=Callable[["Event"], Any])  # a callback, typed as registered
+_T = TypeVar("_T", bound=Callable[..., Any])  # a tool, typed as registered
 # What an accumulator hands the stream to dispatch: name, data, text, snapshot source.
 Emission = Tuple[str, Any, Optional[str], Any]
 Route = Callable[[str, JSON], List[Emission]]
@@ -2552,6 +2556,40 @@ def _closest(name: str) -> str:
     return "; did you mean %r?" % match[0] if match else ""
 
 
+def _matches(full: str, pattern: Optional[Pattern[str]], names: Collection[str]) -> bool:
+    """Whether a registered name (or its pattern) takes any of these events."""
+    return any(pattern.match(name) for name in names) if pattern else full in names
+
+
+def _signature(fn: Callable[..., Any]) -> Any:
+    """fn's inspect.Signature, or None where Python cannot tell (some builtins)."""
+    import inspect  # only when registering
+
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+
+
+def _takes_one(fn: Callable[..., Any], what: str) -> None:
+    """Refuse, at registration, a callable that cannot be called with one
+    argument: an official-SDK style ``on_text_delta(delta, snapshot)`` would
+    otherwise fail in the middle of a stream."""
+    if not callable(fn):
+        raise TypeError("%s must be callable, not %r" % (what, fn))
+    signature = _signature(fn)
+    if signature is None:
+        return
+    try:
+        signature.bind(None)
+    except TypeError:
+        name = getattr(fn, "__name__", type(fn).__name__)
+        raise TypeError(
+            "%s %s%s cannot be called with one argument: it gets one, the Event "
+            "(event.data, event.text, event.snapshot); write it as def %s(event): ..." % (what, name, signature, name)
+        ) from None
+
+
 class Handlers:
     """A dispatch table: event names to callbacks, and tools.
 
@@ -2575,11 +2613,18 @@ class Handlers:
         self.tools: Dict[str, Callable[..., Any]] = {}
         self._reported: Set[str] = set()  # tools whose errors go to the model
         self._approve: Optional[Callable[[JSON], Any]] = None
+        self._strangers: Dict[FrozenSet[str], List[str]] = {}  # by API: the names only other APIs send
 
+    @overload
+    def on(self, name: str) -> Callable[[_C], _C]: ...
+    @overload
+    def on(self, name: str, fn: _C) -> _C: ...
     def on(self, name: str, fn: Optional[Callback] = None) -> Any:
         """Register ``fn`` for the event ``name`` and return ``fn``.
 
-        Without ``fn``, return a decorator that does the same.
+        Without ``fn``, return a decorator that does the same.  A callback
+        that cannot be called with one argument (the Event) is refused here,
+        with a TypeError, rather than in the middle of a stream.
         """
         if not isinstance(name, str):
             raise TypeError("an event name must be a str, not %s" % type(name).__name__)
@@ -2593,10 +2638,10 @@ class Handlers:
             raise ValueError("unknown event name %r%s" % (name, _closest(name)))
 
         def register(fn: Callback) -> Callback:
-            if not callable(fn):
-                raise TypeError("a callback must be callable, not %r" % (fn,))
+            _takes_one(fn, "a callback")
             self._registrations.append((full, pattern, fn))
             self._resolved.clear()
+            self._strangers.clear()
             return fn
 
         return register if fn is None else register(fn)
@@ -2614,6 +2659,10 @@ class Handlers:
                 self._resolved[name] = found
         return found
 
+    @overload
+    def tool(self, fn: _T, *, name: Optional[str] = None, report_errors: bool = False) -> _T: ...
+    @overload
+    def tool(self, fn: None = None, *, name: Optional[str] = None, report_errors: bool = False) -> Callable[[_T], _T]: ...
     def tool(self, fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None, report_errors: bool = False) -> Any:
         """Register a function tool, named after the function unless ``name``.
 
@@ -2642,7 +2691,7 @@ class Handlers:
 
         return register if fn is None else register(fn)
 
-    def approval(self, fn: Callable[[JSON], Any]) -> Callable[[JSON], Any]:
+    def approval(self, fn: _T) -> _T:
         """Register the callback that decides tool approvals, and return it.
 
         When a run requires approval of MCP calls (Azure's
@@ -2656,8 +2705,7 @@ class Handlers:
         the stream closes; anything else it returns is a TypeError.  One
         table has one approval callback: registering another replaces it.
         """
-        if not callable(fn):
-            raise TypeError("an approval callback must be callable, not %r" % (fn,))
+        _takes_one(fn, "an approval callback")
         self._approve = fn
         return fn
 
@@ -2677,6 +2725,24 @@ class Handlers:
         if type(decision) is tuple and len(decision) == 2 and type(decision[0]) is bool and type(decision[1]) is dict:
             return decision
         raise TypeError("the approval callback returned %r for call %s: return True, False or (True, {...})" % (decision, call.id))
+
+    def _foreign(self, events: FrozenSet[str]) -> List[str]:
+        """The names registered for events that only other APIs send (a
+        ``response.*`` callback, say, where ``events`` are a run's), when no
+        callback is registered for an event of this API's own: a table
+        written for another API.  A table written for several says nothing."""
+        found = self._strangers.get(events)
+        if found is None:
+            own = events.difference(_SHARED_EVENTS)
+            found = []
+            if not any(_matches(full, pattern, own) for full, pattern, _ in self._registrations):
+                found = [
+                    full
+                    for full, pattern, _ in self._registrations
+                    if not _matches(full, pattern, events) and not _matches(full, pattern, _DERIVED_EVENTS)
+                ]
+            self._strangers[events] = found
+        return found
 
     def _cache(self) -> Dict[str, Tuple[Callback, ...]]:
         """The resolved callbacks by event name, for a stream's one dict
@@ -2782,6 +2848,10 @@ class Stream:
 
     # -- registration ------------------------------------------------------
 
+    @overload
+    def on(self, name: str) -> Callable[[_C], _C]: ...
+    @overload
+    def on(self, name: str, fn: _C) -> _C: ...
     def on(self, name: str, fn: Optional[Callback] = None) -> Any:
         """Register a callback for this stream only; as ``Handlers.on``.
 
@@ -2790,21 +2860,30 @@ class Stream:
         if self._own is None:
             self._own = Handlers()
             self._table = {}  # from now on: both tables, resolved on each lookup
-        return self._own.on(name, fn)
+        return self._own.on(name) if fn is None else self._own.on(name, fn)
 
     # -- driving -----------------------------------------------------------
 
-    def until_done(self) -> Optional[JSON]:
+    def until_done(self) -> JSON:
         """Dispatch every remaining event; return the final run (Responses
-        API: the final response).
+        API: the final response; Chat Completions: the completion).
 
         A run that ends failed, cancelled, expired or incomplete is returned
         with that status.  Errors raise (see the module's exceptions) and
-        close the stream; on a closed stream this returns what was received.
+        close the stream; on a closed stream this returns what was received,
+        and if that is nothing (closed before its first event), raises
+        IncompleteStreamError.
         """
+        self._drain()
+        final = self._acc.final()
+        if final is None:
+            raise IncompleteStreamError("the stream was closed before its first event")
+        return final
+
+    def _drain(self) -> None:
+        """Dispatch every remaining event."""
         while self._advance():
             pass
-        return self._acc.final()
 
     def __iter__(self) -> Iterator[Event]:
         # Events wait in a queue so that each one's callbacks run just before
@@ -2869,6 +2948,14 @@ class Stream:
         for name in dialect.ends:
             routes[name] = self._last
         self._routes = routes if self._settled else {}
+        if self._settled:
+            foreign = self._handlers._foreign(dialect.events)
+            if foreign:  # a table written for another API: say so once, the stream goes on
+                _log.warning(
+                    "callbacks for %s will not run: this stream is a %s, whose API sends no such event",
+                    ", ".join(repr(name) for name in foreign),
+                    dialect.kind,
+                )
 
     def _read(self, body: _Body) -> None:
         """Read events from this body (the first, or what follows tool outputs)."""
@@ -3175,30 +3262,30 @@ class Stream:
 
         On a stream already closed or failed, return the run as received.
         """
-        self.until_done()
+        self._drain()
         return self._latest("run")
 
     def final_messages(self) -> List[JSON]:
         """Dispatch the rest of the stream, then return every message seen."""
-        self.until_done()
+        self._drain()
         return self._acc.messages()
 
     def final_run_steps(self) -> List[JSON]:
         """Dispatch the rest of the stream, then return every run step seen."""
-        self.until_done()
+        self._drain()
         return self._acc.steps()
 
     def final_response(self) -> Optional[JSON]:
         """Dispatch the rest of the stream, then return the response
         (Responses API; after tool calls, the last one), API-shaped."""
-        self.until_done()
+        self._drain()
         return self._latest("response")
 
     def final_chat_completion(self) -> Optional[JSON]:
         """Dispatch the rest of the stream, then return the chat completion
         (after tool calls, the last one), API-shaped as a request without
         ``stream`` would return it."""
-        self.until_done()
+        self._drain()
         return self._latest("completion")
 
     def __repr__(self) -> str:

@@ -27,6 +27,11 @@ setup(
             "hypothesis>=6",
             "gevent>=25.4.1; python_version >= '3.9'",
             "playwright>=1.40; python_version >= '3.9'",  # drives Debian's chromium; downloads no browser
+            "gunicorn>=23; python_version >= '3.9'",  # the Deep Chat relay's test under gunicorn -k gevent
+        ],
+        "deepchat": [  # examples/deep_chat/app.py: the relay under gevent (or gunicorn -k gevent)
+            "gevent>=25.4.1",
+            "gunicorn>=23",
         ],
         "dev": [  # the gates CI runs besides the tests
             "mypy==2.4.1",

@@ -240,3 +240,32 @@ def test_the_server_cannot_send_an_event_the_library_derives(spoof):
     with pytest.raises(assistant_stream.ProtocolError, match="an event named '(end|text.delta)'"):
         stream.until_done()
     assert ends.events == texts.events == [] and stream.status == "in_progress" and stream.closed
+
+
+@pytest.mark.parametrize(
+    "names, warned",
+    [
+        (["response.output_text.delta", "text.delta"], ["response.output_text.delta"]),  # written for Responses
+        (["response.*", "chat.completion.chunk"], ["response.*", "chat.completion.chunk"]),
+        (["response.completed", "thread.run.completed"], []),  # written for both: the run's callbacks run
+        (["response.completed", "run.*"], []),
+        (["text.delta", "end", "error"], []),  # derived and shared names belong to every API
+        (["*"], []),
+    ],
+)
+def test_a_table_written_for_another_api_is_named_in_one_warning_per_stream(caplog, names, warned):
+    handlers = assistant_stream.Handlers()
+    for name in names:
+        handlers.on(name, Recorder())
+    body = sse("thread.run.created", RUN) + FINISHED
+    with caplog.at_level("WARNING", logger="assistant_stream"):
+        for _ in range(2):
+            assistant_stream.replay(body, handlers=handlers).until_done()
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    if warned:
+        assert len(warnings) == 2  # once per stream, not per event
+        assert warnings[0] == "callbacks for %s will not run: this stream is a run, whose API sends no such event" % ", ".join(
+            repr(name) for name in warned
+        )
+    else:
+        assert warnings == []

@@ -49,6 +49,22 @@ def test_an_empty_body_is_incomplete():
         assistant_stream.replay(b"").until_done()
 
 
+@pytest.mark.parametrize("body", [sse("thread.run.created", RUN), CHAT_DONE])
+def test_a_stream_closed_before_its_first_event_has_no_final_state_to_return(body):
+    stream = assistant_stream.replay(body)
+    stream.close()
+    with pytest.raises(assistant_stream.IncompleteStreamError, match="closed before its first event"):
+        stream.until_done()
+    assert stream.final_run() is None and stream.final_chat_completion() is None  # the accessors say "nothing"
+
+
+def test_a_stream_closed_after_its_first_event_returns_what_it_received():
+    stream = assistant_stream.replay(sse("thread.run.created", RUN) + sse("thread.run.in_progress", RUN))
+    next(iter(stream))
+    stream.close()
+    assert stream.until_done()["status"] == RUN["status"]
+
+
 def test_the_parts_of_a_cut_response_stay_readable():
     message = {"id": "msg_1", "type": "message", "role": "assistant", "status": "in_progress", "content": []}
     citation = {"type": "url_citation", "start_index": 0, "end_index": 5, "url": "https://example.test", "title": "t"}

@@ -69,3 +69,32 @@ def test_registration_knows_the_responses_events():
     handlers.on("response.*", print)
     with pytest.raises(ValueError, match="did you mean 'response.output_text.delta'"):
         handlers.on("response.output_txt.delta", print)
+
+
+def test_a_callback_that_cannot_take_one_event_is_refused_at_registration():
+    handlers = assistant_stream.Handlers()
+
+    def on_text_delta(delta, snapshot):  # the official SDK's style
+        pass
+
+    with pytest.raises(TypeError, match=r"on_text_delta\(delta, snapshot\) cannot be called with one argument.*def on_text_delta\(event\)"):
+        handlers.on("text.delta", on_text_delta)
+    with pytest.raises(TypeError, match="cannot be called with one argument"):
+        handlers.on("text.delta")(lambda: None)
+    with pytest.raises(TypeError, match="cannot be called with one argument"):
+        handlers.on("end", lambda event, *, flag: None)  # a required keyword-only argument
+    with pytest.raises(TypeError, match="an approval callback"):
+        handlers.approval(lambda: True)
+    assert handlers.callbacks("text.delta") == () and handlers.callbacks("end") == ()
+
+    class Printer:
+        def show(self, event):
+            pass
+
+        def __call__(self, event, extra=None):
+            pass
+
+    accepted = [lambda event: None, lambda *args: None, lambda event, snapshot=None: None, Printer().show, Printer(), print]
+    for fn in accepted:  # one argument, however it is spelt
+        assert handlers.on("end", fn) is fn
+    assert handlers.callbacks("end") == tuple(accepted)
