@@ -2709,6 +2709,44 @@ class Handlers:
         self._approve = fn
         return fn
 
+    def _check_tools(self, tools: Any) -> None:
+        """Refuse, before a request is sent, a registered tool that cannot
+        take the arguments its schema in the request's ``tools`` describes:
+        an argument it has no parameter for, or a parameter without a
+        default that the schema never gives.  Tools without a schema there
+        (an assistant's own) are not checked."""
+        for tool in tools if type(tools) is list else ():
+            if type(tool) is not dict or tool.get("type") != "function":
+                continue
+            spec = tool["function"] if type(tool.get("function")) is dict else tool  # nested but in the Responses API
+            fn = self.tools.get(spec.get("name"))  # type: ignore[arg-type]
+            schema = spec.get("parameters")
+            signature = _signature(fn) if fn is not None and type(schema) is dict else None
+            if signature is None:
+                continue
+            given = schema.get("properties")  # type: ignore[union-attr]
+            given = set(given) if type(given) is dict else set()
+            parameters = list(signature.parameters.values())
+            keywords = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+            unknown = [] if any(p.kind == p.VAR_KEYWORD for p in parameters) else sorted(given - keywords)
+            needed = [
+                p.name
+                for p in parameters
+                if p.default is p.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                and (p.name not in given or p.name not in keywords)
+            ]
+            if unknown or needed:
+                raise ValueError(
+                    "the tool %r does not match its schema in tools: %s%s%s"
+                    % (
+                        spec["name"],
+                        "it has no parameter for %s" % ", ".join(map(repr, unknown)) if unknown else "",
+                        "; " if unknown and needed else "",
+                        "it needs %s, which the schema does not give by name" % ", ".join(map(repr, needed)) if needed else "",
+                    )
+                )
+
     def _answers(self, call: _Call) -> bool:
         """Whether this table can answer a call: a tool for it, or an approval callback."""
         return self._approve is not None if call.kind == "approval" else call.name in self.tools
@@ -3812,6 +3850,8 @@ class Client:
             raise ValueError("recover must be True, False or seconds (0 to %d), not %r" % (_LONGEST_TIMEOUT, recover))
         body["stream"] = True
         _json_body(body)  # TypeError, naming the keyword
+        if handlers is not None:
+            handlers._check_tools(body.get("tools"))
         recording = _Recording(record, self._secrets) if record is not None else None
         try:
             opened = self._open_stream(path, body)

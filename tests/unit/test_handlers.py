@@ -98,3 +98,58 @@ def test_a_callback_that_cannot_take_one_event_is_refused_at_registration():
     for fn in accepted:  # one argument, however it is spelt
         assert handlers.on("end", fn) is fn
     assert handlers.callbacks("end") == tuple(accepted)
+
+
+def _function(name, properties, flat=False):
+    spec = {"name": name, "parameters": {"type": "object", "properties": {p: {"type": "string"} for p in properties}}}
+    return dict(spec, type="function") if flat else {"type": "function", "function": spec}
+
+
+@pytest.mark.parametrize(
+    "tool, properties, problem",
+    [
+        (lambda city: city, ["town"], "it has no parameter for 'town'; it needs 'city', which the schema does not give by name"),
+        (lambda city, unit="c": city, ["city", "units"], "it has no parameter for 'units'"),
+        (lambda city, *, unit: city, ["city"], "it needs 'unit', which the schema does not give by name"),
+        (lambda city, /: city, ["city"], "it has no parameter for 'city'; it needs 'city', which the schema does not give by name"),
+    ],
+)
+def test_a_tool_that_does_not_match_its_schema_is_refused_before_anything_is_sent(tool, properties, problem):
+    import responses
+
+    handlers = assistant_stream.Handlers()
+    handlers.tool(tool, name="get_weather")
+    client = assistant_stream.Client(api_key="sk-test", base_url="http://127.0.0.1:9/v1", max_retries=0)
+    calls = [
+        lambda tools: client.stream_run("thread_1", assistant_id="asst_1", handlers=handlers, tools=tools),
+        lambda tools: client.stream_chat(model="m", messages=[], handlers=handlers, tools=tools),
+        lambda tools: client.stream_response(model="m", input="hi", handlers=handlers, tools=tools),
+    ]
+    with responses.RequestsMock() as mock:  # any request would fail the test
+        for flat, call in zip([False, False, True], calls):
+            with pytest.raises(ValueError) as info:
+                call([{"type": "code_interpreter"}, _function("get_weather", properties, flat)])
+            assert str(info.value) == "the tool 'get_weather' does not match its schema in tools: " + problem
+        assert len(mock.calls) == 0
+
+
+def test_tools_that_match_their_schema_or_have_none_are_not_refused():
+    import responses
+
+    handlers = assistant_stream.Handlers()
+    handlers.tool(lambda city, unit="c": city, name="get_weather")
+    handlers.tool(lambda **arguments: "", name="anything")
+    handlers.tool(lambda *args: "", name="no_arguments")
+    tools = [
+        _function("get_weather", ["city", "unit"]),
+        _function("anything", ["x", "y"]),
+        _function("no_arguments", []),
+        _function("not_registered", ["x"]),
+        {"type": "function", "function": {"name": "no_schema"}},
+        "not even a dict",
+    ]
+    client = assistant_stream.Client(api_key="sk-test", base_url="http://127.0.0.1:9/v1", max_retries=0)
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, "http://127.0.0.1:9/v1/threads/thread_1/runs", status=400, json={"error": {"message": "sent"}})
+        with pytest.raises(assistant_stream.BadRequestError, match="sent"):  # the check passed: the request went out
+            client.stream_run("thread_1", assistant_id="asst_1", handlers=handlers, tools=tools)
