@@ -2714,7 +2714,8 @@ class Handlers:
         take the arguments its schema in the request's ``tools`` describes:
         an argument it has no parameter for, or a parameter without a
         default that the schema never gives.  Tools without a schema there
-        (an assistant's own) are not checked."""
+        (an assistant's own), or whose schema lists no ``properties``, are
+        not checked."""
         for tool in tools if type(tools) is list else ():
             if type(tool) is not dict or tool.get("type") != "function":
                 continue
@@ -2724,8 +2725,10 @@ class Handlers:
             signature = _signature(fn) if fn is not None and type(schema) is dict else None
             if signature is None:
                 continue
-            given = schema.get("properties")  # type: ignore[union-attr]
-            given = set(given) if type(given) is dict else set()
+            properties = schema.get("properties")  # type: ignore[union-attr]
+            if type(properties) is not dict:
+                continue  # an object of any fields: nothing to check against
+            given = set(properties)
             parameters = list(signature.parameters.values())
             keywords = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
             unknown = [] if any(p.kind == p.VAR_KEYWORD for p in parameters) else sorted(given - keywords)

@@ -146,6 +146,7 @@ def test_tools_that_match_their_schema_or_have_none_are_not_refused():
         _function("no_arguments", []),
         _function("not_registered", ["x"]),
         {"type": "function", "function": {"name": "no_schema"}},
+        {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}},  # any fields
         "not even a dict",
     ]
     client = assistant_stream.Client(api_key="sk-test", base_url="http://127.0.0.1:9/v1", max_retries=0)
