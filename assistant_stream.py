@@ -3522,7 +3522,8 @@ class Client:
 
     ``api_key`` falls back to $OPENAI_API_KEY; it may be a callable that
     returns a fresh bearer token for each request (Entra ID tokens expire).
-    ``base_url`` falls back to $OPENAI_BASE_URL, then the OpenAI API;
+    ``base_url`` falls back to $OPENAI_BASE_URL, then the OpenAI API (one
+    without ``http://`` or ``https://`` is a ValueError);
     ``organization`` and ``project`` to $OPENAI_ORG_ID and $OPENAI_PROJECT_ID.
     ``timeout`` is seconds, or a (connect, read) tuple where read is the
     longest silence allowed.  ``max_retries``: connect errors, 408, 409, 429
@@ -3560,6 +3561,11 @@ class Client:
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError("max_retries must be a whole number >= 0, not %r" % (max_retries,))
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL).rstrip("/")
+        if urlsplit(self.base_url).scheme.lower() not in ("http", "https") or not urlsplit(self.base_url).netloc:
+            raise ValueError(
+                "the base URL %r is not an http:// or https:// URL (write it as http://%s)"
+                % (self.base_url, self.base_url.split("://")[-1])
+            )
         host = (urlsplit(self.base_url).hostname or "").lower()
         self._azure = host.endswith(_AZURE_HOSTS)
         self.organization = organization if organization is not None else os.environ.get("OPENAI_ORG_ID")
@@ -3945,7 +3951,7 @@ class Client:
                 if _WRITTEN.get() is not False:  # the request went out: not retried
                     raise error from None
             except requests.exceptions.ConnectionError as exc:
-                error = self._redacted(APIConnectionError("%s %s failed: %s" % (method, url, exc)))
+                error = self._redacted(APIConnectionError("%s %s failed: %s" % (method, url, _why(exc))))
                 if not _never_sent(exc):  # the server may have it: sending it again could run it twice
                     raise error from None
             except (requests.exceptions.RequestException, ValueError) as exc:  # a header requests refuses, say
@@ -4084,6 +4090,27 @@ def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
     return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)  # NewConnectionError and NameResolutionError too
 
 
+def _why(exc: BaseException) -> str:
+    """Why a connection failed, in one readable line: the socket's own error
+    ("Connection refused", a host that does not resolve, a certificate),
+    found under requests' and urllib3's wrappers, whose texts repeat their
+    class names; their text when there is none."""
+    seen: List[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 32:
+        current = todo.pop(0)
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        if isinstance(current, socket.gaierror):
+            return "the host name could not be resolved (%s)" % (current.strerror or current)
+        if isinstance(current, OSError) and current.strerror:
+            return str(current.strerror)
+        linked = [getattr(current, "reason", None), current.__cause__, current.__context__] + list(current.args)
+        todo += [item for item in linked if isinstance(item, BaseException)]
+    return str(exc)
+
+
 def _json_body(body: JSON) -> bytes:
     """A request body as JSON, as requests sends it; TypeError naming the
     keyword whose value is not JSON."""
@@ -4186,8 +4213,9 @@ _EXIT_CODES: List[Tuple[type, int]] = [
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """``assistant-stream run`` streams a run's text (``--chat``: a chat
-    completion's) to the terminal; ``assistant-stream replay FILE`` plays a
+    """``assistant-stream run`` streams a run's text (``--responses``: a
+    response's, ``--chat``: a chat completion's) to the terminal;
+    ``assistant-stream replay FILE`` plays a
     recording (of a run, a response or a chat completion) back.  Returns the
     exit code: 0 it completed, 1 it ended otherwise, 2 misuse, 3-8 an error
     (see ``_EXIT_CODES``), 130 interrupted (Ctrl-C), 141 the output was
@@ -4195,15 +4223,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     import argparse  # only when run as a command
 
     parser = argparse.ArgumentParser(
-        prog="assistant-stream", description="Stream Assistants API runs, or chat completions; the key comes from $OPENAI_API_KEY."
+        prog="assistant-stream",
+        description="Stream Assistants API runs, responses or chat completions; the key comes from $OPENAI_API_KEY.",
     )
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="stream a run's text (or a chat completion's) as it arrives")
-    run.add_argument("--assistant", metavar="ID", help="the assistant to run (required without --chat)")
+    run = commands.add_parser("run", help="stream a run's text (or a response's, or a chat completion's) as it arrives")
+    run.add_argument("--assistant", metavar="ID", help="the assistant to run (required without --responses or --chat)")
     run.add_argument("--thread", metavar="ID", help="a thread to run on (default: a new one)")
-    run.add_argument("--chat", action="store_true", help="a chat completion instead of a run: --model and --message")
-    run.add_argument("--model", metavar="NAME", help="the model of a chat completion")
-    run.add_argument("--message", metavar="TEXT", help="a user message to add first (with --chat: the message)")
+    api = run.add_mutually_exclusive_group()
+    api.add_argument("--responses", action="store_true", help="a response (Responses API) instead of a run: --model and --message")
+    api.add_argument("--chat", action="store_true", help="a chat completion instead of a run: --model and --message")
+    run.add_argument("--model", metavar="NAME", help="the model of a response or a chat completion")
+    run.add_argument("--message", metavar="TEXT", help="a user message to add first (with --responses or --chat: the message)")
     run.add_argument("--record", metavar="FILE", help="write the event stream's bytes to FILE")
     run.add_argument("--base-url", metavar="URL", help="default: $OPENAI_BASE_URL, or the OpenAI API")
     run.add_argument(
@@ -4213,14 +4245,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.add_argument("--recover", action="store_true", help="poll the run if the connection drops")
     play = commands.add_parser("replay", help="play a recorded event stream back")
     play.add_argument("file")
-    play.add_argument("--speed", type=_positive, metavar="EVENTS_PER_SECOND", help="pace the events (default: at once)")
+    play.add_argument(
+        "--speed",
+        type=_positive,
+        metavar="EVENTS_PER_SECOND",
+        help="pace the events as received (default: at once); derived events follow theirs",
+    )
     for command in (run, play):
         command.add_argument("--events", action="store_true", help="one line per event (name, id, size) instead of the text")
     args = parser.parse_args(argv)
-    if args.command == "run" and args.chat and not (args.model and args.message) or args.command == "run" and args.chat and args.thread:
-        run.error("--chat takes --model and --message, and no --thread")
-    if args.command == "run" and not args.chat and not args.assistant:
-        run.error("the following arguments are required: --assistant (or --chat)")
+    if args.command == "run" and (args.chat or args.responses):
+        flag = "--chat" if args.chat else "--responses"
+        if not (args.model and args.message) or args.thread or args.assistant:
+            run.error("%s takes --model and --message, and no --assistant or --thread" % flag)
+    elif args.command == "run" and not args.assistant:
+        run.error("the following arguments are required: --assistant (or --responses, or --chat)")
     try:
         return _command(args)
     except BrokenPipeError:  # the reader is gone (| head): nothing to say, and nowhere to say it
@@ -4235,6 +4274,7 @@ def _command(args: Any) -> int:
     """Run a parsed command line; return its exit code."""
     pace = 1 / args.speed if args.command == "replay" and args.speed else 0
     midline = False  # text printed without its newline yet
+    stream: Optional[Stream] = None
     try:
         stream = _command_stream(args)
         for event in stream:
@@ -4243,7 +4283,7 @@ def _command(args: Any) -> int:
             elif event.name == "text.delta" and event.text:
                 print(_printable(event.text), end="", flush=True)
                 midline = True
-            if pace:
+            if pace and event.name not in _DERIVED_EVENTS:  # the wire's pace: derived events come with theirs
                 time.sleep(pace)
     except KeyboardInterrupt:
         print("\nassistant-stream: interrupted", file=sys.stderr)
@@ -4256,7 +4296,13 @@ def _command(args: Any) -> int:
     except AssistantStreamError as error:
         if midline:
             print(flush=True)
-        print("assistant-stream: %s: %s" % (type(error).__name__, error), file=sys.stderr)
+        if args.command == "replay" and isinstance(error, IncompleteStreamError) and stream is not None and not stream._received:
+            print("assistant-stream: %s is not an event stream: %s" % (args.file, _not_events(args.file)), file=sys.stderr)
+            return 2
+        hint = ""
+        if isinstance(error, NotFoundError) and urlsplit(args.base_url or os.environ.get("OPENAI_BASE_URL") or "/v1").path in ("", "/"):
+            hint = " (the base URL has no path: most servers want /v1 at its end)"
+        print("assistant-stream: %s: %s%s" % (type(error).__name__, error, hint), file=sys.stderr)
         return next(code for cls, code in _EXIT_CODES if isinstance(error, cls))
     if midline:
         print(flush=True)
@@ -4286,9 +4332,22 @@ def _command_stream(args: Any) -> Stream:
     message = [{"role": "user", "content": args.message}] if args.message else []
     if args.chat:
         return client.stream_chat(model=args.model, messages=message, **options)
+    if args.responses:
+        return client.stream_response(model=args.model, input=args.message, **options)
     if args.thread:
         return client.stream_run(args.thread, assistant_id=args.assistant, additional_messages=message or None, **options)
     return client.stream_thread_and_run(assistant_id=args.assistant, thread={"messages": message}, **options)
+
+
+def _not_events(path: str) -> str:
+    """Why a file that held no event is not an event stream, in words."""
+    with open(path, "rb") as file:
+        head = file.read(4096)
+    if not head.strip():
+        return "it is empty"
+    if head.startswith(b"\x1f\x8b"):
+        return "it is gzip-compressed (gunzip it first)"
+    return "no event in it (an event stream is lines like 'event: NAME' and 'data: {...}', each event ended by a blank line)"
 
 
 def _event_line(event: Event) -> str:

@@ -75,11 +75,13 @@ def test_replay_without_a_speed_never_sleeps(capsys, monkeypatch):
     assert main(["replay", PLAIN]) == 0 and sleeps == []
 
 
-def test_replay_paces_the_events(capsys, monkeypatch):
+def test_replay_paces_the_events_as_received(capsys, monkeypatch):
     sleeps = []
     monkeypatch.setattr(assistant_stream.time, "sleep", sleeps.append)
     assert main(["replay", "--speed", "20", PLAIN]) == 0
-    assert len(sleeps) == len(list(assistant_stream.replay(PLAIN))) and set(sleeps) == {0.05}
+    received = open(PLAIN).read().count("\ndata:")  # one data line per event in this recording
+    everything = len(list(assistant_stream.replay(PLAIN)))  # and the events derived from them
+    assert len(sleeps) == received < everything and set(sleeps) == {0.05}
 
 
 def test_run_streams_from_the_server(cli_env, capsys):
@@ -149,10 +151,66 @@ def test_run_outcomes_have_their_exit_codes(cli_env, capsys, client, run_metadat
     assert shown in capsys.readouterr().err
 
 
-def test_a_server_that_is_not_there(monkeypatch, capsys):
+def test_a_server_that_is_not_there_is_one_readable_line(monkeypatch, capsys):
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
     assert main(["run", "--assistant", "asst_1", "--base-url", "http://127.0.0.1:9/v1"]) == 3
-    assert "APIConnectionError" in capsys.readouterr().err
+    assert (
+        capsys.readouterr().err
+        == "assistant-stream: APIConnectionError: POST http://127.0.0.1:9/v1/threads/runs failed: Connection refused\n"
+    )
+    assert main(["run", "--assistant", "asst_1", "--base-url", "http://nonexistent.invalid/v1"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "assistant-stream: APIConnectionError: POST http://nonexistent.invalid/v1/threads/runs failed: the host name could not be resolved ("
+    )
+    assert err.count("\n") == 1 and "Pool" not in err and "Error(" not in err
+
+
+def test_a_base_url_without_a_scheme_is_misuse_with_the_fix(monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    assert main(["run", "--assistant", "asst_1", "--base-url", "localhost:8000/v1"]) == 2
+    assert capsys.readouterr().err == (
+        "assistant-stream: the base URL 'localhost:8000/v1' is not an http:// or https:// URL (write it as http://localhost:8000/v1)\n"
+    )
+
+
+def test_a_404_on_a_base_url_without_v1_gets_a_hint(cli_env, capsys):
+    root = cli_env.base_url[: -len("/v1")]
+    assert main(["run", "--assistant", "asst_1", "--base-url", root]) == 5
+    assert capsys.readouterr().err.endswith(" (the base URL has no path: most servers want /v1 at its end)\n")
+    assert main(["run", "--assistant", "asst_1", "--base-url", root + "/v2"]) == 5  # a path of its own: no guess
+    assert "most servers want /v1" not in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out == "assistant-stream %s\n" % assistant_stream.__version__
+
+
+def test_run_responses_streams_a_response(cli_env, capsys):
+    assert main(["run", "--responses", "--model", "emulator-1", "--message", "responding"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "Hello from the emulator! You said: responding\n"
+    assert err.startswith("response resp_") and err.endswith(": completed\n")
+    assert cli_env.calls[-1].body["input"] == "responding" and cli_env.calls[-1].body["model"] == "emulator-1"
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"", "it is empty"),
+        (b"\n \n", "it is empty"),
+        (__import__("gzip").compress(open(PLAIN, "rb").read()), "it is gzip-compressed (gunzip it first)"),
+        (b"# A README\n\nSome prose.\n\nMore prose.\n", "no event in it (an event stream is lines like"),
+    ],
+    ids=["empty", "blank", "gzip", "prose"],
+)
+def test_a_file_that_is_not_an_event_stream_says_so(tmp_path, capsys, content, reason):
+    path = tmp_path / "not.sse"
+    path.write_bytes(content)
+    assert main(["replay", str(path)]) == 2
+    assert capsys.readouterr().err.startswith("assistant-stream: %s is not an event stream: %s" % (path, reason))
 
 
 def test_no_key_is_misuse(monkeypatch, capsys):
@@ -188,7 +246,10 @@ def test_a_missing_file_is_misuse(capsys):
         (["run"], "--assistant"),
         (["run", "--chat", "--message", "hi"], "--chat takes --model and --message"),
         (["run", "--chat", "--model", "m"], "--chat takes --model and --message"),
-        (["run", "--chat", "--model", "m", "--message", "hi", "--thread", "thread_1"], "no --thread"),
+        (["run", "--chat", "--model", "m", "--message", "hi", "--thread", "thread_1"], "no --assistant or --thread"),
+        (["run", "--responses", "--message", "hi"], "--responses takes --model and --message"),
+        (["run", "--responses", "--model", "m", "--message", "hi", "--assistant", "asst_1"], "no --assistant or --thread"),
+        (["run", "--responses", "--chat", "--model", "m", "--message", "hi"], "not allowed with argument"),
         (["replay", "--speed", "-5", PLAIN], "--speed"),
         (["replay", "--speed", "0", PLAIN], "--speed"),
     ],
@@ -268,4 +329,4 @@ def test_python_dash_m_and_the_console_script(emulator, client):
 def test_the_replay_speed_paces_in_real_time(tmp_path):
     start = time.monotonic()
     assert main(["replay", "--speed", "200", PLAIN]) == 0
-    assert time.monotonic() - start >= len(list(assistant_stream.replay(PLAIN))) / 200 * 0.9
+    assert time.monotonic() - start >= open(PLAIN).read().count("\ndata:") / 200 * 0.9  # the events received
