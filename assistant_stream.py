@@ -16,10 +16,10 @@ Server-Sent Events, with callbacks.
 
 One file, two dependencies (requests and sseclient-py), plain blocking socket
 I/O: it works the same in scripts, threads and gevent.  ``client.stream_response``
-streams the Responses API through the same handlers.  To vendor it, copy this
-file next to your code; it carries its version and licence with it.
-
-Homepage: https://pypi.org/project/assistant-stream/
+(the Responses API) and ``client.stream_chat`` (Chat Completions) stream through
+the same handlers.  To vendor it, copy this file next to your code; it carries
+its version and licence with it.  To install it: ``pip install
+assistant-stream-sync`` (the PyPI project "assistant-stream" is another one).
 """
 # Copyright (c) 2026 The assistant_stream authors
 #

@@ -1,6 +1,23 @@
+import os
 import re
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
+
+
+class build_py_with_stubs(build_py):
+    """Also install the module as a stub-only package, assistant_stream-stubs.
+
+    Type checkers do not read single-module distributions (PEP 561 covers
+    packages only), but they do read stub packages: the module's own text,
+    as __init__.pyi, gives them its inline types.  The module itself stays
+    one file, importable as assistant_stream."""
+
+    def run(self):
+        super().run()
+        stubs = os.path.join(self.build_lib, "assistant_stream-stubs")
+        self.mkpath(stubs)
+        self.copy_file("assistant_stream.py", os.path.join(stubs, "__init__.pyi"))
 
 with open("assistant_stream.py", encoding="utf-8") as module:
     version = re.search(r'^__version__ = "([^"]+)"', module.read(), re.MULTILINE).group(1)
@@ -9,16 +26,22 @@ with open("README.md", encoding="utf-8") as readme:
     long_description = readme.read()
 
 setup(
-    name="assistant-stream",
+    # Not "assistant-stream": that name on PyPI is assistant-ui's package, whose
+    # import name is assistant_stream too (see the README).
+    name="assistant-stream-sync",
     version=version,
-    description="Stream Assistants API v2 runs over Server-Sent Events, with callbacks: one file, requests and sseclient-py.",
+    description=(
+        "Stream Assistants runs, Responses and Chat Completions over Server-Sent Events, "
+        "synchronously, with callbacks: one file, requests and sseclient-py."
+    ),
     long_description=long_description,
     long_description_content_type="text/markdown",
     license="MIT",
     py_modules=["assistant_stream"],
+    cmdclass={"build_py": build_py_with_stubs},
     entry_points={"console_scripts": ["assistant-stream = assistant_stream:main"]},
     python_requires=">=3.8",
-    install_requires=["requests>=2.20", "sseclient-py>=1.7.2"],
+    install_requires=["requests>=2.25", "sseclient-py>=1.7.2"],
     extras_require={
         "test": [
             "pytest>=7",
