@@ -1,24 +1,55 @@
-"""End to end in a real browser: Deep Chat, the gevent WSGI relay, the emulator.
+"""End to end in a real browser: Deep Chat, the gevent WSGI relay (run as a
+script, and under gunicorn -k gevent), the emulator.
 
 Needs Debian's chromium, Playwright from PyPI (no browser download) and the
-deep-chat package (npm install in examples/deep_chat).  Without them the test
-is skipped, saying which is missing; with ASSISTANT_STREAM_REQUIRE_BROWSER=1
-(as CI sets it) a missing piece is a failure instead.
+deep-chat package (npm ci in examples/deep_chat); the gunicorn test needs
+gunicorn too.  Without them the tests are skipped, saying which is missing;
+with ASSISTANT_STREAM_REQUIRE_BROWSER=1 (as CI sets it) a missing piece is a
+failure instead.
+
+The page may load nothing from anywhere but the relay: every request
+elsewhere is blocked, recorded, and fails the test.  Screenshots go to
+$ASSISTANT_STREAM_SCREENSHOTS if set, else to the test's temporary directory.
 """
 
+import contextlib
+import json
 import os
-import select
+import pathlib
+import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
+from typing import Any, List, NamedTuple
+from urllib.parse import urlsplit
 
 import pytest
 
 from conftest import API_KEY, ROOT
+from emulator import Emulator
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-BUNDLE = ROOT / "examples" / "deep_chat" / "node_modules" / "deep-chat" / "dist" / "deepChat.bundle.js"
+APP = ROOT / "examples" / "deep_chat"
+BUNDLE = APP / "node_modules" / "deep-chat" / "dist" / "deepChat.bundle.js"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# What the user reads when the upstream fails (the relay's words).
+UNAVAILABLE = "The assistant is unavailable right now. Please try again."
+BUSY = "The assistant is busy right now. Please try again in a minute."
+WAIT = "Please wait until the answer to your previous message is complete."
+CLASS_NAME = re.compile(r"[A-Z][A-Za-z]*(Error|Exception)\b|Traceback")
+REQUIRED = os.environ.get("ASSISTANT_STREAM_REQUIRE_BROWSER") == "1"
 
 
 def missing():
@@ -29,101 +60,365 @@ def missing():
     except ImportError:
         return "Playwright is not installed (pip install playwright)"
     if not BUNDLE.exists():
-        return "deep-chat is not installed (cd examples/deep_chat && npm install)"
+        return "deep-chat is not installed (cd examples/deep_chat && npm ci)"
     return None
 
 
-def require():
-    reason = missing()
-    if reason and os.environ.get("ASSISTANT_STREAM_REQUIRE_BROWSER") == "1":
+def require(reason):
+    if reason and REQUIRED:
         pytest.fail("the browser test must run here, but " + reason)
     if reason:
         pytest.skip(reason)
 
 
-def start(command, env=None):
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    for _ in range(50):
-        line = process.stdout.readline()
-        if "http://" in line:
-            return process, line.split("http://")[1].split()[0].rstrip("/")
-    process.kill()
-    raise RuntimeError("did not start: " + command[1])
-
-
-@pytest.fixture(params=["runs", "chat"])
-def chat_page(request):
-    require()
+@pytest.fixture(scope="module")
+def browser():
+    require(missing())
     from playwright.sync_api import sync_playwright
 
-    emulator, upstream = start(
-        [sys.executable, str(ROOT / "examples" / "emulator.py"), "--port", "0", "--delay", "0.05", "--api-key", API_KEY]
-    )
-    env = dict(os.environ, OPENAI_API_KEY=API_KEY, PYTHONPATH=str(ROOT))
-    chat = ["--chat", "emulator-1"] if request.param == "chat" else []
-    relay, address = start(
-        [sys.executable, str(ROOT / "examples" / "deep_chat" / "app.py"), "--port", "0", "--base-url", "http://%s" % upstream, *chat], env
-    )
-    flags = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
-            page = browser.new_page()
-            page.goto("http://%s/" % address)
-            page.wait_for_selector("deep-chat #text-input")
-            yield page, emulator, relay
-            browser.close()
-    finally:
-        for process in (relay, emulator):
-            process.kill()
-            process.wait()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
 
 
-def wait_for_line(process, text, timeout=20.0):
-    """Read the process's output until a line holds ``text``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if select.select([process.stdout], [], [], 0.1)[0] and text in process.stdout.readline():
-            return
-    raise AssertionError("%r never came" % text)
+@pytest.fixture
+def shots(tmp_path):
+    """Where the screenshots go."""
+    where = pathlib.Path(os.environ.get("ASSISTANT_STREAM_SCREENSHOTS") or tmp_path)
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+def local(url):
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob", "about") or parts.hostname == "127.0.0.1"
+
+
+def open_page(browser, address, outside):
+    """The chat page in a new browser session (its own cookies): any request
+    not to 127.0.0.1 is blocked and goes into ``outside``."""
+    context = browser.new_context(viewport={"width": 1000, "height": 640})
+
+    def block(route):
+        outside.append(route.request.url)
+        route.abort()
+
+    context.route(lambda url: not local(url), block)
+    context.on("request", lambda request: None if local(request.url) else outside.append(request.url))
+    page = context.new_page()
+    page.on("websocket", lambda ws: None if local(ws.url) else outside.append(ws.url))
+    page.goto("http://%s/" % address)
+    page.wait_for_selector("deep-chat #text-input")
+    return page
+
+
+def idle(page):
+    """Wait until the last answer is over: Deep Chat takes the next message (its submit
+    button is back, disabled while the input is empty; not loading, not stop)."""
+    page.locator("deep-chat #input .inside-end.disabled-button").wait_for(state="attached", timeout=20000)
 
 
 def send(page, text):
+    idle(page)
     page.click("deep-chat #text-input")
     page.keyboard.type(text)
     page.keyboard.press("Enter")
 
 
-def test_a_message_streams_its_answer_and_a_failing_upstream_shows_an_error(chat_page):
-    page, emulator, relay = chat_page
-    answer = "Hello from the emulator! You said: Is this streamed?"
-    send(page, "Is this streamed?")
-    seen = []  # the answer as the page showed it, while it grew
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        bubbles = page.locator("deep-chat .ai-message-text")
-        text = bubbles.last.inner_text() if bubbles.count() > 1 else ""  # the first is the intro
-        if text and (not seen or text != seen[-1]):
-            seen.append(text)
-        if text == answer:
-            break
-        time.sleep(0.02)
-    assert seen[-1] == answer
-    assert len(seen) >= 3, "the answer appeared all at once: %r" % seen
-    assert all(answer.startswith(part) for part in seen)  # it grew word by word
+def answers(page):
+    """The assistant's bubbles, the intro first."""
+    return page.locator("deep-chat .ai-message-text").all_inner_texts()
 
-    wait_for_line(relay, "finished")  # the first answer is over
-    emulator.kill()  # then the upstream fails
-    emulator.wait()
-    send(page, "Anyone there?")
-    error = page.locator("deep-chat .error-message-text")
-    error.wait_for(timeout=20000)
-    assert "The assistant is unavailable (APIConnectionError)." in error.inner_text()
+
+def ask(page, text, answer, timeout=20.0):
+    """Send ``text``; wait until ``answer`` is the last bubble; the answer as it grew."""
+    before = len(answers(page))
+    send(page, text)
+    seen: List[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shown = answers(page)
+        current = shown[-1] if len(shown) > before else ""
+        if current and (not seen or current != seen[-1]):
+            seen.append(current)
+        if current == answer:
+            return seen
+        time.sleep(0.02)
+    raise AssertionError("the answer never came whole: %r" % seen)
+
+
+def error_after(page, text, count):
+    """Send ``text``; the text of the error bubble that comes (the ``count``-th)."""
+    send(page, text)
+    errors = page.locator("deep-chat .error-message-text")
+    errors.nth(count - 1).wait_for(timeout=30000)
+    return errors.nth(count - 1).inner_text()
+
+
+class Output:
+    """A process's output, read line by line by a thread, to wait for lines in."""
+
+    def __init__(self, stream):
+        self.lines: List[str] = []
+        self.thread = threading.Thread(target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True)
+        self.thread.start()
+
+    def wait_for(self, text, timeout=20.0):
+        """Wait until a line so far holds ``text``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return
+            time.sleep(0.05)
+        raise AssertionError("%r never came; the output: %s" % (text, "".join(self.lines)))
+
+
+def message_texts(emulator, thread_id):
+    return [(m["role"], "".join(p["text"]["value"] for p in m["content"])) for m in emulator.state.messages[thread_id]]
+
+
+def session_cookie(page):
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "deep_chat_session"]
+    return cookie
+
+
+class Relay(NamedTuple):
+    mode: str
+    emulator: Any  # in this process: what it was asked
+    process: Any
+    output: Output  # stdout and stderr
+    address: str
+
+
+class Served(NamedTuple):
+    mode: str
+    emulator: Any  # None: the one the worker started
+    log: pathlib.Path
+    address: str
+
+
+@contextlib.contextmanager
+def running_relay(mode, **settings):
+    """The relay, run as a script, from the emulator (in this process, to see
+    what it was asked); ``settings``: more environment variables."""
+    emulator = Emulator(api_key=API_KEY, delay=0.05).start()
+    env = dict(os.environ, OPENAI_API_KEY=API_KEY, PYTHONPATH=str(ROOT), **settings)
+    chat = ["--chat", "emulator-1"] if mode == "chat" else []
+    command = [sys.executable, str(APP / "app.py"), "--port", "0", "--base-url", emulator.base_url, *chat]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    output = Output(process.stdout)
+    try:
+        output.wait_for("http://")
+        (line,) = [line for line in output.lines if "http://" in line]
+        yield Relay(mode, emulator, process, output, line.split("http://")[1].split()[0].rstrip("/"))
+    finally:
+        process.kill()
+        process.wait()
+        output.thread.join(5)
+        process.stdout.close()
+        emulator.stop()
+
+
+@pytest.fixture(params=["runs", "chat"])
+def relay(request):
+    require(missing())
+    with running_relay(request.param) as relay:
+        yield relay
+
+
+def test_two_turns_stream_and_remember_each_other(browser, relay, shots):
+    outside: List[str] = []
+    page = open_page(browser, relay.address, outside)
+    first = "Hello from the emulator! You said: Is this streamed?"
+    seen = ask(page, "Is this streamed?", first)
+    assert len(seen) >= 3, "the answer appeared all at once: %r" % seen
+    assert all(first.startswith(part) for part in seen)  # it grew word by word
+    relay.output.wait_for("finished")  # the first answer is over
+
+    second = "Hello from the emulator! You said: What did I ask first?"
+    ask(page, "What did I ask first?", second)
+    assert answers(page)[1:] == [first, second]
+    idle(page)
+    page.screenshot(path=str(shots / ("deep_chat_%s_two_turns.png" % relay.mode)))
+
+    # Deep Chat sent one message each time; the relay sent the conversation.
+    posts = [call for call in relay.emulator.calls if call.method == "POST"]
+    if relay.mode == "runs":
+        (thread_id,) = relay.emulator.state.threads
+        assert [call.path for call in posts] == ["/v1/threads/runs", "/v1/threads/%s/runs" % thread_id]
+        assert message_texts(relay.emulator, thread_id) == [
+            ("user", "Is this streamed?"),
+            ("assistant", first),
+            ("user", "What did I ask first?"),
+            ("assistant", second),
+        ]
+    else:
+        assert [call.path for call in posts] == ["/v1/chat/completions"] * 2
+        assert posts[1].body["messages"] == [
+            {"role": "user", "content": "Is this streamed?"},
+            {"role": "assistant", "content": first},
+            {"role": "user", "content": "What did I ask first?"},
+        ]
+    cookie = session_cookie(page)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and len(cookie["value"]) >= 32
+
+    # Another browser session has a conversation of its own.
+    other = open_page(browser, relay.address, outside)
+    ask(other, "Who are you?", "Hello from the emulator! You said: Who are you?")
+    assert session_cookie(other)["value"] != cookie["value"]
+    third = [call for call in relay.emulator.calls if call.method == "POST"][2]
+    if relay.mode == "runs":
+        assert third.path == "/v1/threads/runs" and len(relay.emulator.state.threads) == 2
+    else:
+        assert third.body["messages"] == [{"role": "user", "content": "Who are you?"}]
+    assert outside == [], "the page loaded things from elsewhere"
+
+
+def test_a_failing_upstream_shows_the_user_a_sentence_and_logs_the_error(browser, relay, shots):
+    outside: List[str] = []
+    page = open_page(browser, relay.address, outside)
+    ask(page, "Hello?", "Hello from the emulator! You said: Hello?")
+
+    relay.emulator.check = lambda *request: (500, "server_error", "The engine room is on fire.")
+    assert error_after(page, "Anyone there?", 1) == UNAVAILABLE
+    relay.output.wait_for("InternalServerError")  # the log has what happened
+
+    relay.emulator.check = lambda *request: (429, "rate_limit_exceeded", "Rate limit reached for requests.")
+    assert error_after(page, "And now?", 2) == BUSY
+    relay.output.wait_for("RateLimitError")
+
+    relay.emulator.stop()  # unreachable
+    assert error_after(page, "Still there?", 3) == UNAVAILABLE
+    relay.output.wait_for("APIConnectionError")
+    idle(page)
+    page.screenshot(path=str(shots / ("deep_chat_%s_errors.png" % relay.mode)))
+
+    shown = page.locator("deep-chat #container").inner_text()
+    assert not CLASS_NAME.search(shown), shown
+    assert "fire" not in shown and "Rate limit" not in shown  # nor the upstream's words
+    assert outside == []
+
+
+def post(relay, text, cookie=None):
+    """POST /chat as Deep Chat does: the Set-Cookie header it answers with (or None), and the body."""
+    headers = {"Content-Type": "application/json"}
+    if cookie:
+        headers["Cookie"] = cookie
+    body = json.dumps({"messages": [{"role": "user", "text": text}]}).encode()
+    request = urllib.request.Request("http://%s/chat" % relay.address, data=body, headers=headers)
+    with urllib.request.urlopen(request, timeout=20) as answer:
+        return answer.headers.get("Set-Cookie"), answer.read().decode()
+
+
+def test_sessions_are_the_relays_own_and_the_least_recently_used_are_forgotten():
+    pytest.importorskip("gevent")  # the relay runs under it; no browser needed
+    with running_relay("runs", DEEP_CHAT_SESSIONS="2") as relay:
+        issued, body = post(relay, "one")
+        assert "Hello from the emulator! You said: one" in "".join(
+            json.loads(line[6:]).get("text", "") for line in body.split("\n\n") if line
+        )
+        assert issued.endswith("; Path=/; HttpOnly; SameSite=Lax")
+        a = issued.split(";")[0]
+        assert post(relay, "two", a)[0] is None  # a session the relay knows goes on
+        b = post(relay, "three")[0].split(";")[0]
+        c = post(relay, "four")[0].split(";")[0]  # a third: the least recently used, a, is forgotten
+        renewed = post(relay, "five", a)[0]
+        assert renewed and renewed.split(";")[0] not in (a, b, c)  # a new conversation (and b forgotten)
+        assert post(relay, "six", c)[0] is None
+        chosen = post(relay, "seven", "deep_chat_session=chosen-by-someone-else")[0]
+        assert chosen and "chosen-by-someone-else" not in chosen  # only ids the relay issued are taken
+        runs = [call.path for call in relay.emulator.calls if call.method == "POST"]
+        first_thread = runs[1].split("/")[3]
+        assert runs[0] == "/v1/threads/runs" and runs[1] == "/v1/threads/%s/runs" % first_thread
+        assert runs[2:5] == ["/v1/threads/runs"] * 3 and runs[5] != runs[1] and runs[6] == "/v1/threads/runs"
+
+        # While an answer streams, the same session's next message waits its turn.
+        cookie = post(relay, "eight")[0].split(";")[0]
+        slow = threading.Thread(target=post, args=(relay, "nine " * 30, cookie))
+        slow.start()
+        deadline = time.monotonic() + 10
+        while len([call for call in relay.emulator.calls if call.method == "POST"]) < 9:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert post(relay, "ten", cookie)[1] == 'data: {"error": "%s"}\n\n' % WAIT
+        slow.join(20)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(params=["emulated", "configured"])
+def gunicorn(request, tmp_path):
+    """``gunicorn -k gevent -w 1 --chdir examples/deep_chat app:app``: from the
+    emulator it starts itself (no OPENAI_API_KEY), or configured by the
+    environment to relay chat completions from this process's emulator."""
+    reason = missing()
+    try:
+        import gevent  # noqa: F401
+        import gunicorn  # noqa: F401
+    except ImportError as error:
+        reason = reason or "%s is not installed (pip install '.[deepchat]')" % error.name
+    require(reason)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "ASSISTANT_", "DEEP_CHAT_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    emulator = None
+    if request.param == "configured":
+        emulator = Emulator(api_key=API_KEY, delay=0.05).start()
+        env.update(OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=emulator.base_url, DEEP_CHAT_MODEL="emulator-1")
+    address = "127.0.0.1:%d" % free_port()
+    command = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "-b", address, "--chdir", str(APP), "app:app"]
+    usage = subprocess.run([sys.executable, "-m", "gunicorn", "--help"], capture_output=True, text=True).stdout
+    if "--no-control-socket" in usage:  # gunicorn 25+: no control socket shared with other servers
+        command.append("--no-control-socket")
+    log_path = tmp_path / "gunicorn.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, "gunicorn exited: " + log_path.read_text()
+            try:
+                with urllib.request.urlopen("http://%s/" % address, timeout=2) as page:
+                    if page.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn never answered: " + log_path.read_text()
+                time.sleep(0.1)
+        yield Served(request.param, emulator, log_path, address)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if emulator is not None:
+            emulator.stop()
+
+
+def test_gunicorn_serves_the_relay_with_gevent(browser, gunicorn, shots):
+    outside: List[str] = []
+    page = open_page(browser, gunicorn.address, outside)
+    first = "Hello from the emulator! You said: Served by gunicorn?"
+    seen = ask(page, "Served by gunicorn?", first)
+    assert len(seen) >= 3, "the answer appeared all at once: %r" % seen  # streamed through the gevent worker
+    second = "Hello from the emulator! You said: And remembered?"
+    ask(page, "And remembered?", second)
+    idle(page)
+    page.screenshot(path=str(shots / ("deep_chat_gunicorn_%s.png" % gunicorn.mode)))
+    if gunicorn.emulator is not None:  # configured: chat completions of DEEP_CHAT_MODEL, the conversation kept
+        posts = [call for call in gunicorn.emulator.calls if call.method == "POST"]
+        assert [call.body["model"] for call in posts] == ["emulator-1", "emulator-1"]
+        assert posts[1].body["messages"] == [
+            {"role": "user", "content": "Served by gunicorn?"},
+            {"role": "assistant", "content": first},
+            {"role": "user", "content": "And remembered?"},
+        ]
+    else:
+        assert "local emulator" in gunicorn.log.read_text()
+    assert "Traceback" not in gunicorn.log.read_text()
+    assert outside == []
