@@ -4097,15 +4097,18 @@ def _why(exc: BaseException) -> str:
     class names; their text when there is none."""
     seen: List[BaseException] = []
     todo = [exc]
+    when = ""  # "Connection aborted: ", when urllib3 says the connection was made first
     while todo and len(seen) < 32:
         current = todo.pop(0)
         if any(current is known for known in seen):
             continue
         seen.append(current)
+        if isinstance(current, urllib3.exceptions.ProtocolError) and current.args and isinstance(current.args[0], str):
+            when = when or current.args[0].rstrip(".") + ": "
         if isinstance(current, socket.gaierror):
             return "the host name could not be resolved (%s)" % (current.strerror or current)
         if isinstance(current, OSError) and current.strerror:
-            return str(current.strerror)
+            return when + str(current.strerror)
         linked = [getattr(current, "reason", None), current.__cause__, current.__context__] + list(current.args)
         todo += [item for item in linked if isinstance(item, BaseException)]
     return str(exc)

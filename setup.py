@@ -19,6 +19,7 @@ class build_py_with_stubs(build_py):
         self.mkpath(stubs)
         self.copy_file("assistant_stream.py", os.path.join(stubs, "__init__.pyi"))
 
+
 with open("assistant_stream.py", encoding="utf-8") as module:
     version = re.search(r'^__version__ = "([^"]+)"', module.read(), re.MULTILINE).group(1)
 

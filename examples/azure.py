@@ -12,6 +12,7 @@ one.  Otherwise it talks to the local emulator, set up to demand a token.
 
 import itertools
 import os
+from typing import Any, Dict
 
 import assistant_stream
 from emulator import Emulator
@@ -22,15 +23,15 @@ if endpoint:
 
     credential = DefaultAzureCredential()
 
-    def get_entra_token():
-        return credential.get_token("https://ai.azure.com/.default").token
+    def get_entra_token() -> str:
+        return str(credential.get_token("https://ai.azure.com/.default").token)
 
     agent_id, agent_name = os.environ["AZURE_AGENT_ID"], os.environ["AZURE_AGENT_NAME"]
     openai_v1 = endpoint + "/openai/v1"
 else:
     issued = itertools.count()
 
-    def get_entra_token():  # a new token each time, as Entra ID hands them out
+    def get_entra_token() -> str:  # a new token each time, as Entra ID hands them out
         return "entra-token-%d" % next(issued)
 
     emulated = Emulator(api_key=lambda token: bool(token and token.startswith("entra-token-")))
@@ -42,9 +43,10 @@ handlers = assistant_stream.Handlers()
 
 
 @handlers.approval
-def allow(call):  # an MCP call awaiting approval, as the server lists it
-    print("approving %s on %s" % (call["name"], call["server_label"]))
-    return call["server_label"] == "docs"  # or (True, {"headers": {...}}) for the MCP server
+def allow(call: Dict[str, Any]) -> bool:  # an MCP call awaiting approval, as the server lists it
+    label: str = call["server_label"]
+    print("approving %s on %s" % (call["name"], label))
+    return label == "docs"  # or (True, {"headers": {...}}) for the MCP server
 
 
 # Classic agents: threads and runs, until 2027-03-31.

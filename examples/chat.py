@@ -9,6 +9,7 @@ for $CHAT_MODEL (default: gpt-4.1-mini); otherwise the local emulator.
 """
 
 import os
+from typing import Any, Dict
 
 import assistant_stream
 from emulator import use_emulator_unless_configured
@@ -19,12 +20,12 @@ handlers = assistant_stream.Handlers()  # the same table serves runs and respons
 
 
 @handlers.on("text.delta")
-def show(event):
+def show(event: assistant_stream.Event) -> None:
     print(event.text, end="", flush=True)
 
 
 @handlers.tool
-def get_weather(city):
+def get_weather(city: str) -> Dict[str, Any]:
     return {"city": city, "sky": "sunny", "celsius": 22}
 
 

@@ -10,9 +10,19 @@ In-process (tests, examples):
     with Emulator() as emulator:
         client = assistant_stream.Client(api_key="any", base_url=emulator.base_url)
 
+It keeps what it is given, and answers for it, as the API does: assistants
+(create, list, retrieve, modify, delete), threads (create, retrieve, modify,
+delete), their messages (create, list, retrieve, modify, delete) and runs
+(create, list, retrieve, modify, cancel, submit_tool_outputs, and their
+steps: list, retrieve), responses (create, retrieve, cancel, delete) and chat
+completions.  Lists page as the API's do (``limit``, ``order``, ``after``,
+``before``); an unknown id is a 404, and a body that is not JSON, not an
+object, or has a field of the wrong type is a 400, each with the API's error
+body.  Any assistant id works for a run, as if it existed.
+
 It answers like a deterministic assistant: the reply quotes the last user
-message, split into one delta per word.  It speaks the Responses API too
-(POST /v1/responses, streaming or not; GET; cancel), the same way.  When the run has function tools it
+message, split into one delta per word.  It answers responses and chat
+completions the same way, streaming or not.  When the run has function tools it
 first asks for a call to each of them (arguments built from their JSON
 schemas: strings get the last user message), and after the outputs are
 submitted it replies with what the tools returned.  Events are written one
@@ -33,8 +43,10 @@ import argparse
 import json
 import select
 import socket
+import sys
 import threading
 import time
+import traceback
 import uuid
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,6 +91,24 @@ def new_message(thread_id: str, role: str, content: Any, run_id: Optional[str] =
         "content": content,
         "attachments": [],
         "metadata": {},
+    }
+
+
+def new_assistant(assistant_id: str) -> JSON:
+    return {
+        "id": assistant_id,
+        "object": "assistant",
+        "created_at": _now(),
+        "name": "Emulated assistant",
+        "description": None,
+        "model": "emulator-1",
+        "instructions": None,
+        "tools": [],
+        "tool_resources": {},
+        "metadata": {},
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "response_format": "auto",
     }
 
 
@@ -148,16 +178,18 @@ def _words(text: str) -> List[str]:
 
 
 def _example(schema: Any, prompt: str) -> Any:
-    """A value that fits a JSON schema, for building call arguments."""
+    """A value that fits a JSON schema, for building call arguments (any
+    JSON at all is taken as a schema: what is not understood gives ``prompt``)."""
     if not isinstance(schema, dict):
         return prompt
-    if "enum" in schema and schema["enum"]:
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
         return schema["enum"][0]
     if "default" in schema:
         return schema["default"]
     kind = schema.get("type")
     if kind == "object":
-        return {name: _example(sub, prompt) for name, sub in (schema.get("properties") or {}).items()}
+        properties = schema.get("properties")
+        return {str(name): _example(sub, prompt) for name, sub in (properties.items() if isinstance(properties, dict) else ())}
     if kind in ("integer", "number"):
         return 1
     if kind == "boolean":
@@ -187,39 +219,27 @@ class State:
         self.responses: Dict[str, JSON] = {}  # Responses API: id -> response
 
     def assistant(self, assistant_id: str) -> JSON:
+        """The assistant a run names: one created, or else any id works for a
+        run, as if it existed (GET /assistants/{id} finds only those created)."""
         with self.lock:
-            if assistant_id not in self.assistants:  # any id works, as if it existed
-                self.assistants[assistant_id] = {
-                    "id": assistant_id,
-                    "object": "assistant",
-                    "created_at": _now(),
-                    "name": "Emulated assistant",
-                    "model": "emulator-1",
-                    "instructions": None,
-                    "tools": [],
-                    "metadata": {},
-                }
-            return self.assistants[assistant_id]
+            return self.assistants.get(assistant_id) or new_assistant(assistant_id)
 
-    def new_thread(self, body: JSON) -> JSON:
-        thread = {
-            "id": _id("thread"),
-            "object": "thread",
-            "created_at": _now(),
-            "metadata": body.get("metadata") or {},
-            "tool_resources": {},
-        }
+    def new_thread(self, checked: JSON) -> JSON:
+        """A thread from a checked request (``thread_request``)."""
+        thread = {"id": _id("thread"), "object": "thread", "created_at": _now(), "metadata": checked["metadata"], "tool_resources": {}}
         with self.lock:
             self.threads[thread["id"]] = thread
             self.messages[thread["id"]] = []
-            for message in body.get("messages") or []:
+            for message in checked["messages"]:
                 self.add_message(thread["id"], message)
         return thread
 
-    def add_message(self, thread_id: str, body: JSON, **extra: Any) -> JSON:
-        message = new_message(thread_id, body.get("role", "user"), body.get("content", ""), **extra)
+    def add_message(self, thread_id: str, checked: JSON, **extra: Any) -> JSON:
+        """A message from a checked request (``message_request``)."""
+        message = new_message(thread_id, checked["role"], checked["content"], **extra)
+        message.update(attachments=checked["attachments"], metadata=checked["metadata"])
         with self.lock:
-            self.messages[thread_id].append(message)
+            self.messages.setdefault(thread_id, []).append(message)
         return message
 
     def last_user_text(self, thread_id: str) -> str:
@@ -492,7 +512,8 @@ def _reply(state: State, run: JSON) -> Iterator[Event]:
         )
     message.update(status="completed", completed_at=_now(), content=text_content(text))
     with state.lock:
-        state.messages[run["thread_id"]].append(message)
+        if run["thread_id"] in state.messages:  # unless the thread was deleted meanwhile
+            state.messages[run["thread_id"]].append(message)
     if _meta(run, "quirks") == "1":  # Azure's: completed, says the event; in_progress, says its data
         yield "thread.message.completed", dict(message, status="in_progress", completed_at=None)
     else:
@@ -551,7 +572,7 @@ def input_text(value: Any) -> str:
             content = item.get("content")
             if isinstance(content, str):
                 return content
-            return "".join(part.get("text", "") for part in content or [] if isinstance(part, dict))
+            return "".join(part.get("text") or "" for part in content if isinstance(part, dict)) if isinstance(content, list) else ""
     return ""
 
 
@@ -714,6 +735,364 @@ def chat_events(body: JSON) -> Iterator[Event]:
 
 
 # ---------------------------------------------------------------------------
+# Requests, checked as the API checks them
+# ---------------------------------------------------------------------------
+
+
+class Refused(Exception):
+    """A request the API would refuse: answered with its error body."""
+
+    def __init__(self, status: int, message: str, param: Optional[str] = None, code: Optional[str] = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+def not_found(kind: str, object_id: str) -> Refused:
+    return Refused(404, "No %s found with id '%s'." % (kind, object_id))
+
+
+_KINDS = {"null": "null", "boolean": "a boolean", "integer": "an integer", "number": "a number"}
+_KINDS.update(string="a string", array="an array", object="an object")
+MAX_DEPTH = 64  # of a request body's nesting
+MAX_BODY = 32 * 1024 * 1024  # bytes
+
+
+def json_kind(value: Any) -> str:
+    """The JSON type of a parsed value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def field(body: JSON, name: str, *kinds: str, required: bool = False, where: str = "") -> Any:
+    """``body[name]`` if it is of one of the JSON ``kinds``; None if absent
+    (or null); else Refused, as the API says it."""
+    param = where + name
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise Refused(400, "Missing required parameter: '%s'." % param, param, "missing_required_parameter")
+        return None
+    kind = json_kind(value)
+    if kind not in kinds and not (kind == "integer" and "number" in kinds):
+        expected = " or ".join(_KINDS[k] for k in kinds)
+        raise Refused(
+            400, "Invalid type for '%s': expected %s, but got %s instead." % (param, expected, _KINDS[kind]), param, "invalid_type"
+        )
+    return value
+
+
+def choice(body: JSON, name: str, allowed: Tuple[str, ...], where: str = "", required: bool = False) -> Optional[str]:
+    value: Optional[str] = field(body, name, "string", where=where, required=required)
+    if value is not None and value not in allowed:
+        param = where + name
+        raise Refused(
+            400, "Invalid value for '%s': %r. Supported values are: %s." % (param, value, ", ".join(allowed)), param, "invalid_value"
+        )
+    return value
+
+
+def objects(body: JSON, name: str, where: str = "", required: bool = False) -> List[JSON]:
+    """An array of objects (each checked to be one), or []."""
+    items = field(body, name, "array", where=where, required=required) or []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            param = "%s%s[%d]" % (where, name, index)
+            raise Refused(
+                400,
+                "Invalid type for '%s': expected an object, but got %s instead." % (param, _KINDS[json_kind(item)]),
+                param,
+                "invalid_type",
+            )
+    return list(items)
+
+
+def check_depth(value: Any) -> None:
+    """Refuse a body nested deeper than MAX_DEPTH (counted without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise Refused(400, "The request body is nested more than %d levels deep." % MAX_DEPTH)
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+def switch_takes(name: str, text: str) -> bool:
+    """Whether a switch's value, as metadata carries it, is one it takes."""
+    takes = SWITCHES[name][1]
+
+    def seconds(value: str) -> bool:
+        number = float(value)
+        return 0 <= number < 86400
+
+    if name == "inject" and text == "noise":
+        return True
+    try:
+        if isinstance(takes, tuple):
+            return text in takes
+        if takes is int:
+            int(text)
+            return True
+        if takes is float:
+            return seconds(text)
+        if name == "stall":
+            after, colon, wait = text.partition(":")
+            int(after)
+            return bool(colon) and seconds(wait)
+        if name == "inject":
+            kind, _, after = text.partition(":")
+            int(after)
+            return kind in INJECTIONS
+        if takes is list:
+            return all(400 <= int(status) <= 599 for status in text.split(","))
+        if takes is dict:
+            return isinstance(json.loads(text), dict)
+        return True  # a bool ("1" or not) or a str
+    except (ValueError, OverflowError, RecursionError):
+        return False
+
+
+def metadata(body: JSON, where: str = "") -> Optional[Dict[str, str]]:
+    """The ``metadata`` of a body: an object of strings, as the API wants
+    it, whose emulator switches take the values given (else Refused)."""
+    found = field(body, "metadata", "object", where=where)
+    if found is None:
+        return None
+    param = where + "metadata"
+    if len(found) > 16:
+        raise Refused(400, "Invalid '%s': too many properties (%d > 16)." % (param, len(found)), param, "invalid_value")
+    for key, value in found.items():
+        if not isinstance(value, str):
+            raise Refused(
+                400,
+                "Invalid type for '%s.%s': expected a string, but got %s instead." % (param, key, _KINDS[json_kind(value)]),
+                param,
+                "invalid_type",
+            )
+        name = key[len("emulator_") :]
+        if key.startswith("emulator_") and name in SWITCHES and not switch_takes(name, value):
+            raise Refused(
+                400,
+                "The emulator switch %s does not take %r (it takes %s)." % (key, value, SWITCHES[name][0]),
+                "%s.%s" % (param, key),
+                "invalid_value",
+            )
+    return dict(found)
+
+
+def tools(body: JSON, nested: bool, where: str = "") -> Optional[List[JSON]]:
+    """The ``tools`` of a body, checked as far as the emulator reads them:
+    a function's name (under ``function`` for runs and chats: ``nested``)."""
+    if body.get("tools") is None:
+        return None
+    found = objects(body, "tools", where=where)
+    for index, tool in enumerate(found):
+        at = "%stools[%d]." % (where, index)
+        kind = field(tool, "type", "string", required=True, where=at)
+        if kind == "function":
+            function = field(tool, "function", "object", required=True, where=at) if nested else tool
+            inner = at + "function." if nested else at
+            field(function, "name", "string", required=True, where=inner)
+            field(function, "parameters", "object", where=inner)
+        elif kind == "mcp":
+            field(tool, "server_label", "string", where=at)
+            field(tool, "require_approval", "string", "object", where=at)
+    return found
+
+
+def stream_flag(body: JSON) -> bool:
+    return bool(field(body, "stream", "boolean"))
+
+
+def message_content(body: JSON, where: str = "") -> List[JSON]:
+    """A message's content as the API stores it: a string, or an array of
+    parts (text, image_file, image_url), given as a request gives them."""
+    content = field(body, "content", "string", "array", required=True, where=where)
+    if isinstance(content, str):
+        return text_content(content)
+    stored = []
+    for index, part in enumerate(objects(body, "content", where=where)):
+        at = "%scontent[%d]." % (where, index)
+        kind = choice(part, "type", ("text", "image_file", "image_url"), where=at, required=True)
+        if kind == "text":
+            stored.extend(text_content(field(part, "text", "string", required=True, where=at)))
+        else:
+            field(part, str(kind), "object", required=True, where=at)
+            stored.append(part)
+    return stored
+
+
+def message_request(body: JSON, where: str = "") -> JSON:
+    """A message to create, checked: its role, content, metadata."""
+    return {
+        "role": choice(body, "role", ("user", "assistant"), where=where, required=True),
+        "content": message_content(body, where),
+        "attachments": objects(body, "attachments", where=where),
+        "metadata": metadata(body, where) or {},
+    }
+
+
+def thread_request(body: JSON, where: str = "") -> JSON:
+    """A thread to create, checked: its messages and metadata."""
+    messages = [message_request(m, "%smessages[%d]." % (where, i)) for i, m in enumerate(objects(body, "messages", where=where))]
+    field(body, "tool_resources", "object", where=where)
+    return {"messages": messages, "metadata": metadata(body, where) or {}}
+
+
+ASSISTANT_FIELDS = ("model", "name", "description", "instructions", "tools", "metadata")
+
+
+def assistant_request(body: JSON, create: bool) -> JSON:
+    """An assistant's fields to create (a model is required) or modify."""
+    field(body, "model", "string", required=create)
+    for name in ("name", "description", "instructions"):
+        field(body, name, "string")
+    tools(body, nested=True)
+    metadata(body)
+    return {name: body[name] for name in ASSISTANT_FIELDS if body.get(name) is not None}
+
+
+def run_request(body: JSON) -> None:
+    """The fields of a new run that the emulator reads, checked."""
+    field(body, "assistant_id", "string", required=True)
+    for name in ("model", "instructions", "additional_instructions"):
+        field(body, name, "string")
+    for name in ("temperature", "top_p"):
+        field(body, name, "number")
+    tools(body, nested=True)
+    metadata(body)
+    stream_flag(body)
+    for index, message in enumerate(objects(body, "additional_messages")):
+        message_request(message, "additional_messages[%d]." % index)
+
+
+def submit_request(body: JSON) -> None:
+    for index, output in enumerate(objects(body, "tool_outputs")):
+        field(output, "tool_call_id", "string", required=True, where="tool_outputs[%d]." % index)
+        field(output, "output", "string", where="tool_outputs[%d]." % index)
+    for index, approval in enumerate(objects(body, "tool_approvals")):
+        field(approval, "tool_call_id", "string", required=True, where="tool_approvals[%d]." % index)
+        field(approval, "approve", "boolean", required=True, where="tool_approvals[%d]." % index)
+    stream_flag(body)
+
+
+RESPONSE_ENDS = ("completed", "failed", "incomplete", "cancelled")
+
+
+def response_request(body: JSON) -> None:
+    """The fields of a new response that the emulator reads, checked."""
+    field(body, "model", "string")
+    agent = field(body, "agent", "object")
+    if agent is not None:
+        field(agent, "name", "string", where="agent.")
+        field(agent, "type", "string", where="agent.")
+    for name in ("instructions", "previous_response_id"):
+        field(body, name, "string")
+    tools(body, nested=False)
+    found = metadata(body) or {}
+    if found.get("emulator_status", "completed") not in RESPONSE_ENDS:
+        raise Refused(
+            400,
+            "A response ends %s, not %s." % (", ".join(RESPONSE_ENDS), found["emulator_status"]),
+            "metadata.emulator_status",
+            "invalid_value",
+        )
+    stream_flag(body)
+    field(body, "background", "boolean")
+    if isinstance(field(body, "input", "string", "array"), str):
+        return
+    for index, item in enumerate(objects(body, "input")):
+        at = "input[%d]." % index
+        for name in ("type", "role", "call_id", "approval_request_id"):
+            field(item, name, "string", where=at)
+        if item.get("type") == "mcp_approval_response":
+            field(item, "approval_request_id", "string", required=True, where=at)
+            field(item, "approve", "boolean", required=True, where=at)
+        if item.get("type") == "function_call_output":
+            field(item, "output", "string", "array", required=True, where=at)
+        if isinstance(field(item, "content", "string", "array", where=at), list):
+            for number, part in enumerate(objects(item, "content", where=at)):
+                field(part, "text", "string", where="%scontent[%d]." % (at, number))
+
+
+def chat_request(body: JSON) -> None:
+    """The fields of a chat completion that the emulator reads, checked."""
+    field(body, "model", "string", required=True)
+    messages = objects(body, "messages", required=True)
+    if not messages:
+        raise Refused(400, "Invalid 'messages': empty array. Expected an array with minimum length 1.", "messages", "empty_array")
+    for index, message in enumerate(messages):
+        field(message, "role", "string", required=True, where="messages[%d]." % index)
+        field(message, "content", "string", "array", where="messages[%d]." % index)
+    tools(body, nested=True)
+    metadata(body)
+    stream_flag(body)
+    n = field(body, "n", "integer")
+    if n is not None and not 1 <= n <= 128:
+        raise Refused(400, "Invalid 'n': %d is not between 1 and 128." % n, "n", "invalid_value")
+    options = field(body, "stream_options", "object")
+    if options is not None:
+        field(options, "include_usage", "boolean", where="stream_options.")
+
+
+def page(items: List[JSON], query: Dict[str, List[str]]) -> JSON:
+    """A page of a list endpoint, as the API pages them: ``limit`` (1 to
+    100, 20), ``order`` (asc, desc: the default) by creation, and the
+    cursors ``after`` and ``before`` (object ids)."""
+
+    def one(name: str, default: str) -> str:
+        return (query.get(name) or [default])[0]
+
+    try:
+        limit = int(one("limit", "20"))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 100:
+        raise Refused(400, "Invalid 'limit': expected an integer between 1 and 100, got %r." % one("limit", ""), "limit", "invalid_value")
+    order = one("order", "desc")
+    if order not in ("asc", "desc"):
+        raise Refused(400, "Invalid 'order': expected 'asc' or 'desc', got %r." % order, "order", "invalid_value")
+    ordered = list(items) if order == "asc" else list(reversed(items))
+    ids = [item["id"] for item in ordered]
+    after, before = one("after", ""), one("before", "")
+    if after:
+        ordered = ordered[ids.index(after) + 1 :] if after in ids else []
+    if before:
+        kept = [item["id"] for item in ordered]
+        ordered = ordered[: kept.index(before)] if before in kept else []
+    data = ordered[:limit]
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": len(ordered) > limit,
+    }
+
+
+def deleted(object_id: str, kind: str) -> JSON:
+    return {"id": object_id, "object": kind, "deleted": True}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError("%s is not JSON" % name)
+
+
+# ---------------------------------------------------------------------------
 # HTTP
 # ---------------------------------------------------------------------------
 
@@ -742,6 +1121,7 @@ class Call:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no delayed-ACK wait between them
     server: "_Server"
 
     def setup(self) -> None:
@@ -769,86 +1149,225 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle("DELETE")
 
+    def do_PUT(self) -> None:  # no such endpoint: answered as the API answers
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
     # -- plumbing ----------------------------------------------------------
 
     def _handle(self, method: str) -> None:
         emulator = self.server.emulator
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            body = None
+        body, unreadable = self._read_body()
         call = Call(method, parts.path, dict(self.headers.items()), parse_qs(parts.query), body)
         call.client_port = self.client_address[1]
         self.calls_here.append(call)
         with emulator.lock:
             emulator.calls.append(call)
         try:
-            if body is None or not isinstance(body, dict):
-                return self._error(call, 400, "invalid_request_error", "The body is not a JSON object.")
-            refusal = emulator.check(self, call)
-            if refusal is not None:
-                return self._error(call, *refusal)
-            route = parts.path[len("/v1") :] if parts.path.startswith("/v1/") else None
-            if route is None:
-                return self._error(call, 404, "invalid_request_error", "Unknown URL %s" % parts.path)
-            self._route(call, method, route.strip("/").split("/"), body)
+            try:
+                if unreadable is not None:
+                    raise unreadable
+                refusal = emulator.check(self, call)
+                if refusal is not None:
+                    return self._error(call, *refusal)
+                route = parts.path[len("/v1") :] if parts.path.startswith("/v1/") else None
+                if route is None:
+                    return self._error(call, 404, "invalid_request_error", "Unknown URL %s" % parts.path)
+                self._route(call, method, route.strip("/").split("/"), body)
+            except Refused as refused:
+                self._error(call, refused.status, "invalid_request_error", refused.message, param=refused.param, code=refused.code)
         except (BrokenPipeError, ConnectionResetError):
             call.client_closed = True
+        except Exception:  # a bug of the emulator's: the API's answer to one, and the traceback on stderr
+            traceback.print_exc()
+            self.close_connection = True
+            if not call.status:
+                self._error(call, 500, "server_error", "The server had an error while processing your request.")
         finally:
             call.ended_at = time.monotonic()
             call.ended.set()
 
+    def _read_body(self) -> Tuple[Any, Optional[Refused]]:
+        """The request's JSON body ({} if none), or why it is refused."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self.close_connection = True
+            return None, Refused(411, "A request body needs a Content-Length.")
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not text.isdigit():
+            self.close_connection = True  # where this body ends is unknown
+            return None, Refused(400, "Invalid Content-Length: %r." % text)
+        length = int(text)
+        if length > MAX_BODY:
+            self.close_connection = True
+            return None, Refused(413, "The request body is larger than %d bytes." % MAX_BODY)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return {}, None
+        try:
+            body = json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
+            return None, Refused(400, "We could not parse the JSON body of your request.")
+        if not isinstance(body, dict):
+            return body, Refused(400, "The body is not a JSON object.")
+        try:
+            check_depth(body)
+        except Refused as refused:
+            return body, refused
+        return body, None
+
     def _route(self, call: Call, method: str, segments: List[str], body: JSON) -> None:
         state = self.server.emulator.state
-        n = len(segments)
-        if method == "POST" and segments == ["assistants"]:
-            assistant = state.assistant(_id("asst"))
-            assistant.update({k: v for k, v in body.items() if k in ("model", "name", "instructions", "tools", "metadata")})
-            return self._json(call, 200, assistant)
-        if method == "GET" and n == 2 and segments[0] == "assistants":
-            return self._json(call, 200, state.assistant(segments[1]))
-        if method == "POST" and segments == ["threads"]:
-            return self._json(call, 200, state.new_thread(body))
+        head, n = segments[0], len(segments)
+        if head == "assistants" and n <= 2:
+            return self._assistants(call, method, segments[1:], body)
         if method == "POST" and segments == ["chat", "completions"]:
             return self._chat(call, body)
-        if segments[0] == "responses":
+        if head == "responses":
             return self._responses(call, method, segments[1:], body)
+        if method == "POST" and segments == ["threads"]:
+            return self._json(call, 200, state.new_thread(thread_request(body)))
         if method == "POST" and segments == ["threads", "runs"]:
-            thread = state.new_thread(body.get("thread") or {})
-            return self._start_run(call, thread["id"], body, thread)
-        if n >= 2 and segments[0] == "threads":
-            thread_id = segments[1]
-            if thread_id not in state.threads:
-                return self._error(call, 404, "invalid_request_error", "No thread found with id '%s'." % thread_id)
-            if n == 2 and method == "GET":
-                return self._json(call, 200, state.threads[thread_id])
-            if n == 3 and segments[2] == "messages":
-                if method == "POST":
-                    return self._json(call, 200, state.add_message(thread_id, body))
-                return self._json(call, 200, self._list_messages(thread_id, call.query))
-            if n == 3 and segments[2] == "runs" and method == "POST":
-                return self._start_run(call, thread_id, body, None)
-            if n >= 4 and segments[2] == "runs":
-                run = state.runs.get(segments[3])
-                if run is None or run["thread_id"] != thread_id:
-                    return self._error(call, 404, "invalid_request_error", "No run found with id '%s'." % segments[3])
-                if n == 4 and method == "GET":
-                    return self._json(call, 200, run)
-                if n == 5 and segments[4] == "steps" and method == "GET":
-                    steps = state.steps.get(run["id"], [])
-                    return self._json(call, 200, {"object": "list", "data": steps, "has_more": False})
-                if n == 5 and segments[4] == "cancel" and method == "POST":
-                    return self._cancel(call, run)
-                if n == 5 and segments[4] == "submit_tool_outputs" and method == "POST":
-                    return self._submit(call, run, body)
-        return self._error(call, 404, "invalid_request_error", "Unknown endpoint %s %s" % (method, call.path))
+            checked = thread_request(field(body, "thread", "object") or {}, "thread.")
+            run_request(body)  # before the thread is made
+            made = state.new_thread(checked)
+            return self._start_run(call, made["id"], body, made)
+        if head != "threads" or n < 2:
+            raise Refused(404, "Unknown endpoint %s %s" % (method, call.path))
+        thread_id = segments[1]
+        with state.lock:
+            thread = state.threads.get(thread_id)
+        if thread is None:
+            raise not_found("thread", thread_id)
+        if n == 2:
+            return self._thread(call, method, thread, body)
+        if segments[2] == "messages" and n <= 4:
+            return self._messages(call, method, thread_id, segments[3:], body)
+        if segments[2] == "runs":
+            return self._runs(call, method, thread_id, segments[3:], body)
+        raise Refused(404, "Unknown endpoint %s %s" % (method, call.path))
+
+    def _assistants(self, call: Call, method: str, rest: List[str], body: JSON) -> None:
+        state = self.server.emulator.state
+        if not rest and method == "POST":
+            fields = assistant_request(body, create=True)
+            made = new_assistant(_id("asst"))
+            made["name"] = None  # unless given
+            made.update(fields)
+            with state.lock:
+                state.assistants[made["id"]] = made
+            return self._json(call, 200, made)
+        if not rest and method == "GET":
+            with state.lock:
+                listed = page(list(state.assistants.values()), call.query)
+            return self._json(call, 200, listed)
+        if not rest:
+            raise Refused(404, "Unknown endpoint %s %s" % (method, call.path))
+        with state.lock:
+            assistant = state.assistants.get(rest[0])
+            if assistant is None:
+                raise not_found("assistant", rest[0])
+            if method == "GET":
+                return self._json(call, 200, assistant)
+            if method == "POST":
+                assistant.update(assistant_request(body, create=False))
+                return self._json(call, 200, assistant)
+            if method == "DELETE":
+                del state.assistants[rest[0]]
+                return self._json(call, 200, deleted(rest[0], "assistant.deleted"))
+        raise Refused(404, "Unknown endpoint %s %s" % (method, call.path))
+
+    def _thread(self, call: Call, method: str, thread: JSON, body: JSON) -> None:
+        state = self.server.emulator.state
+        if method == "GET":
+            return self._json(call, 200, thread)
+        if method == "POST":
+            found = metadata(body)
+            field(body, "tool_resources", "object")
+            with state.lock:
+                if found is not None:
+                    thread["metadata"] = found
+                if body.get("tool_resources") is not None:
+                    thread["tool_resources"] = body["tool_resources"]
+            return self._json(call, 200, thread)
+        if method == "DELETE":
+            with state.lock:
+                state.threads.pop(thread["id"], None)
+                state.messages.pop(thread["id"], None)
+                for run_id in [r for r, run in state.runs.items() if run["thread_id"] == thread["id"]]:
+                    del state.runs[run_id]
+            return self._json(call, 200, deleted(thread["id"], "thread.deleted"))
+        raise Refused(404, "Unknown endpoint %s %s" % (method, call.path))
+
+    def _messages(self, call: Call, method: str, thread_id: str, rest: List[str], body: JSON) -> None:
+        state = self.server.emulator.state
+        if not rest and method == "POST":
+            return self._json(call, 200, state.add_message(thread_id, message_request(body)))
+        if not rest and method == "GET":
+            return self._json(call, 200, self._list_messages(thread_id, call.query))
+        if not rest:
+            raise Refused(404, "Unknown endpoint %s %s" % (method, call.path))
+        with state.lock:
+            messages = state.messages.get(thread_id, [])
+            message = next((m for m in messages if m["id"] == rest[0]), None)
+            if message is None:
+                raise not_found("message", rest[0])
+            if method == "GET":
+                return self._json(call, 200, message)
+            if method == "POST":
+                found = metadata(body)
+                if found is not None:
+                    message["metadata"] = found
+                return self._json(call, 200, message)
+            if method == "DELETE":
+                messages.remove(message)
+                return self._json(call, 200, deleted(message["id"], "thread.message.deleted"))
+        raise Refused(404, "Unknown endpoint %s %s" % (method, call.path))
+
+    def _runs(self, call: Call, method: str, thread_id: str, rest: List[str], body: JSON) -> None:
+        state = self.server.emulator.state
+        if not rest and method == "POST":
+            return self._start_run(call, thread_id, body, None)
+        if not rest and method == "GET":
+            with state.lock:
+                listed = page([run for run in state.runs.values() if run["thread_id"] == thread_id], call.query)
+            return self._json(call, 200, listed)
+        if not rest:
+            raise Refused(404, "Unknown endpoint %s %s" % (method, call.path))
+        with state.lock:
+            run = state.runs.get(rest[0])
+        if run is None or run["thread_id"] != thread_id:
+            raise not_found("run", rest[0])
+        action = rest[1:]
+        if method == "GET" and not action:
+            return self._json(call, 200, run)
+        if method == "POST" and not action:
+            found = metadata(body)
+            with state.lock:
+                if found is not None:
+                    run["metadata"] = found
+            return self._json(call, 200, run)
+        if method == "POST" and action == ["cancel"]:
+            return self._cancel(call, run)
+        if method == "POST" and action == ["submit_tool_outputs"]:
+            return self._submit(call, run, body)
+        if method == "GET" and action[:1] == ["steps"] and len(action) <= 2:
+            with state.lock:
+                steps = list(state.steps.get(run["id"], []))
+            if len(action) == 1:
+                return self._json(call, 200, page(steps, call.query))
+            step = next((s for s in steps if s["id"] == action[1]), None)
+            if step is None:
+                raise not_found("run step", action[1])
+            return self._json(call, 200, step)
+        raise Refused(404, "Unknown endpoint %s %s" % (method, call.path))
 
     def _responses(self, call: Call, method: str, segments: List[str], body: JSON) -> None:
         state = self.server.emulator.state
         if method == "POST" and not segments:
+            response_request(body)
             if self._scripted_failure(call, body):
                 return None
             agent = body.get("agent")
@@ -889,27 +1408,30 @@ class Handler(BaseHTTPRequestHandler):
             for _ in events:
                 pass
             return self._json(call, 200, response)
-        response = state.responses.get(segments[0]) if segments else None
-        if response is None:
-            return self._error(call, 404, "invalid_request_error", "No response found.")
+        found = state.responses.get(segments[0]) if segments else None
+        if found is None:
+            if segments and len(segments) <= 2:
+                raise Refused(404, "Response with id '%s' not found." % segments[0], "response_id")
+            raise Refused(404, "Unknown endpoint %s %s" % (method, call.path))
         if method == "GET" and len(segments) == 1:
-            return self._json(call, 200, response)
+            return self._json(call, 200, found)
+        if method == "DELETE" and len(segments) == 1:
+            with state.lock:
+                state.responses.pop(found["id"], None)
+            return self._json(call, 200, deleted(found["id"], "response"))
         if method == "POST" and segments[1:] == ["cancel"]:
             with state.lock:
-                if response["status"] not in ("queued", "in_progress"):
-                    return self._error(
-                        call, 400, "invalid_request_error", "Cannot cancel a response with status '%s'." % response["status"]
-                    )
-                state.scripts[response["id"]]["cancelled"] = True
-                response["status"] = "cancelled"
-            return self._json(call, 200, response)
+                if found["status"] not in ("queued", "in_progress"):
+                    return self._error(call, 400, "invalid_request_error", "Cannot cancel a response with status '%s'." % found["status"])
+                state.scripts[found["id"]]["cancelled"] = True
+                found["status"] = "cancelled"
+            return self._json(call, 200, found)
         return self._error(call, 404, "invalid_request_error", "Unknown endpoint %s %s" % (method, call.path))
 
     def _chat(self, call: Call, body: JSON) -> None:
+        chat_request(body)
         if self._scripted_failure(call, body):
             return None
-        if not body.get("model") or not isinstance(body.get("messages"), list) or not body["messages"]:
-            return self._error(call, 400, "invalid_request_error", "Missing required parameter: 'model' or 'messages'.")
         answering = {"metadata": body.get("metadata") or {}}  # what the switches are read from
         if not body.get("stream"):
             completion = {"id": _id("chatcmpl"), "object": "chat.completion", "created": _now(), "model": body["model"], "choices": []}
@@ -924,19 +1446,11 @@ class Handler(BaseHTTPRequestHandler):
     def _list_messages(self, thread_id: str, query: Dict[str, List[str]]) -> JSON:
         state = self.server.emulator.state
         with state.lock:
-            messages = list(state.messages[thread_id])
+            messages = list(state.messages.get(thread_id, []))
         run_id = (query.get("run_id") or [None])[0]
         if run_id:
             messages = [m for m in messages if m["run_id"] == run_id]
-        if (query.get("order") or ["desc"])[0] == "desc":
-            messages.reverse()
-        return {
-            "object": "list",
-            "data": messages,
-            "first_id": messages[0]["id"] if messages else None,
-            "last_id": messages[-1]["id"] if messages else None,
-            "has_more": False,
-        }
+        return page(messages, query)
 
     def _scripted_failure(self, call: Call, body: JSON) -> bool:
         """Answer with the next status of ``emulator_fail``, if any is left."""
@@ -956,12 +1470,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _start_run(self, call: Call, thread_id: str, body: JSON, thread: Optional[JSON]) -> None:
         state = self.server.emulator.state
+        run_request(body)
         if self._scripted_failure(call, body):
             return
-        if not body.get("assistant_id"):
-            return self._error(call, 400, "invalid_request_error", "Missing required parameter: 'assistant_id'.")
         for message in body.get("additional_messages") or []:
-            state.add_message(thread_id, message)
+            state.add_message(thread_id, message_request(message))
         run = new_run(thread_id, state.assistant(body["assistant_id"]), body)
         with state.lock:
             state.runs[run["id"]] = run
@@ -973,6 +1486,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _submit(self, call: Call, run: JSON, body: JSON) -> None:
         state = self.server.emulator.state
+        submit_request(body)
         if run["status"] != "requires_action":
             return self._error(call, 400, "invalid_request_error", 'Runs in status "%s" do not accept tool outputs.' % run["status"])
         if run["required_action"]["type"] == "submit_tool_approval":
@@ -1033,8 +1547,18 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(page)
 
-    def _error(self, call: Call, status: int, kind: str, message: str, headers: Optional[Dict[str, str]] = None) -> None:
-        self._json(call, status, {"error": {"message": message, "type": kind, "param": None, "code": None}}, headers)
+    def _error(
+        self,
+        call: Call,
+        status: int,
+        kind: str,
+        message: str,
+        headers: Optional[Dict[str, str]] = None,
+        *,
+        param: Optional[str] = None,
+        code: Optional[str] = None,
+    ) -> None:
+        self._json(call, status, {"error": {"message": message, "type": kind, "param": param, "code": code}}, headers)
 
     def _stream(self, call: Call, run: JSON, events: Iterator[Event], done: bool = True) -> None:
         delay = float(_meta(run, "delay", self.server.emulator.delay))
@@ -1283,8 +1807,14 @@ def use_emulator_unless_configured(assistant: bool = True) -> str:
     """For the examples: unless $OPENAI_API_KEY is set, start this emulator
     in-process and point $OPENAI_BASE_URL and $OPENAI_API_KEY at it, so that
     ``assistant_stream.Client()`` finds it.  Returns an assistant id: the
-    emulator's, or $ASSISTANT_ID, or a new assistant on $ASSISTANT_MODEL
-    (with ``assistant=False``, none: "")."""
+    emulator's, or $ASSISTANT_ID (yours: left as it is), or a new assistant
+    on $ASSISTANT_MODEL, deleted when the script ends, however it ends (with
+    ``assistant=False``, none: "").
+
+    The examples are flat scripts, so the ``finally`` that deletes it is an
+    exit handler: it runs after the last line, after an uncaught exception
+    and after Ctrl-C, though not if the process is killed."""
+    import atexit
     import os
 
     if not os.environ.get("OPENAI_API_KEY"):
@@ -1299,8 +1829,21 @@ def use_emulator_unless_configured(assistant: bool = True) -> str:
     import assistant_stream
 
     body = {"model": os.environ.get("ASSISTANT_MODEL", "gpt-4o-mini"), "name": "assistant_stream examples"}
-    assistant_id: str = assistant_stream.Client().request("POST", "/assistants", json=body)["id"]
-    print("Created assistant %s: set ASSISTANT_ID=%s to reuse it" % (assistant_id, assistant_id))
+    client = assistant_stream.Client()
+    assistant_id: str = client.request("POST", "/assistants", json=body)["id"]
+    print("Created assistant %s, deleted at exit (set ASSISTANT_ID to use one of yours instead)" % assistant_id)
+
+    def delete() -> None:
+        try:
+            client.request("DELETE", "/assistants/%s" % assistant_id)
+        except assistant_stream.AssistantStreamError as error:
+            print("Could not delete assistant %s: %s" % (assistant_id, error), file=sys.stderr)
+        else:
+            print("Deleted assistant %s" % assistant_id)
+        finally:
+            client.close()
+
+    atexit.register(delete)
     return assistant_id
 
 

@@ -29,22 +29,22 @@ handlers = assistant_stream.Handlers()
 
 
 @handlers.on("text.delta")
-def on_text_delta(event):  # delta.value is event.text; the snapshot is event.snapshot
+def on_text_delta(event: assistant_stream.Event) -> None:  # delta.value is event.text; the snapshot is event.snapshot
     print(event.text, end="", flush=True)
 
 
 @handlers.on("tool_call.done")
-def on_tool_call_done(event):  # once per call, not three times
+def on_tool_call_done(event: assistant_stream.Event) -> None:  # once per call, not three times
     print("\n[called %s]" % event.data["type"])
 
 
 @handlers.on("end")
-def on_end(event):
+def on_end(event: assistant_stream.Event) -> None:
     print()
 
 
 thread = client.request("POST", "/threads", json={"messages": [{"role": "user", "content": "Port me."}]})
 with client.stream_run(thread["id"], assistant_id=assistant_id, handlers=handlers) as stream:
     stream.until_done()
-    run = stream.final_run()
+    run = stream.final_run() or {}  # None only if no run arrived
 print("status:", run["status"])

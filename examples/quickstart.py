@@ -3,7 +3,8 @@
     python examples/quickstart.py [your question]
 
 With OPENAI_API_KEY set it talks to that server ($OPENAI_BASE_URL, or the
-OpenAI API; $ASSISTANT_ID, or a temporary assistant on $ASSISTANT_MODEL).
+OpenAI API; $ASSISTANT_ID, left as it is, or else a temporary assistant on
+$ASSISTANT_MODEL, deleted at the end).
 Without it, it starts the local emulator in-process.
 """
 
@@ -25,30 +26,32 @@ def main() -> None:
         print("No OPENAI_API_KEY set: streaming from the local emulator at %s" % emulator.base_url)
         client = assistant_stream.Client(api_key="emulator", base_url=emulator.base_url)
 
-    assistant_id = os.environ.get("ASSISTANT_ID")
-    created = assistant_id is None
-    if created:
-        model = os.environ.get("ASSISTANT_MODEL", "gpt-4o-mini")
-        assistant_id = client.request("POST", "/assistants", json={"model": model, "name": "assistant_stream quickstart"})["id"]
-
     handlers = assistant_stream.Handlers()
 
     @handlers.on("text.delta")
     def show(event: assistant_stream.Event) -> None:
         print(event.text, end="", flush=True)
 
+    assistant_id = os.environ.get("ASSISTANT_ID")  # yours: used, never deleted
+    created = None
     try:
+        if assistant_id is None:  # a temporary one, deleted below however the run ends
+            model = os.environ.get("ASSISTANT_MODEL", "gpt-4o-mini")
+            body = {"model": model, "name": "assistant_stream quickstart"}
+            assistant_id = created = client.request("POST", "/assistants", json=body)["id"]
         thread = {"messages": [{"role": "user", "content": question}]}
         with client.stream_thread_and_run(assistant_id=assistant_id, thread=thread, handlers=handlers) as stream:
             run = stream.until_done()
         print()
         print("run %s: %s" % (run["id"], run["status"]))
     finally:
-        if created and emulator is None:
-            client.request("DELETE", "/assistants/%s" % assistant_id)
-        if emulator is not None:
-            emulator.stop()
-        client.close()
+        try:
+            if created is not None:
+                client.request("DELETE", "/assistants/%s" % created)
+        finally:
+            client.close()
+            if emulator is not None:
+                emulator.stop()
 
 
 if __name__ == "__main__":

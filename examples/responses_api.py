@@ -14,17 +14,17 @@ handlers = assistant_stream.Handlers()  # written once, for runs
 
 
 @handlers.on("text.delta")
-def show(event):
+def show(event: assistant_stream.Event) -> None:
     print(event.text, end="", flush=True)
 
 
 @handlers.on("end")
-def finished(event):
+def finished(event: assistant_stream.Event) -> None:
     print("  [%s]" % event.data["status"])
 
 
 @handlers.tool
-def get_weather(city):
+def get_weather(city: str) -> str:
     return "sunny in %s" % city
 
 

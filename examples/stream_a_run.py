@@ -13,7 +13,7 @@ handlers = assistant_stream.Handlers()  # one table, for any number of streams
 
 
 @handlers.on("text.delta")
-def show(event):
+def show(event: assistant_stream.Event) -> None:
     print(event.text, end="", flush=True)
 
 

@@ -3,6 +3,8 @@
 python examples/tools.py
 """
 
+from typing import Any, Dict
+
 import assistant_stream
 from emulator import use_emulator_unless_configured
 
@@ -12,7 +14,7 @@ handlers = assistant_stream.Handlers()
 
 
 @handlers.tool
-def get_weather(city):
+def get_weather(city: str) -> Dict[str, Any]:
     """Called with the model's arguments as keywords; a dict goes back as JSON."""
     return {"city": city, "sky": "sunny", "celsius": 22}
 

@@ -3,9 +3,14 @@
 import importlib
 import os
 import pathlib
+import re
 import shutil
+import socket
 import subprocess
 import sys
+
+import pytest
+import requests
 
 import assistant_stream
 from conftest import FIXTURES, ROOT
@@ -85,3 +90,121 @@ def test_the_emulator_runs_standalone():
     finally:
         server.terminate()
         server.wait(10)
+
+
+# -- every example against the standalone emulator, as the README's Development section says --------
+
+HERE = {"quickstart.py", "tools.py", "stream_a_run.py", "record_and_replay.py", "resilience.py", "migrate.py", "endpoints.py"}
+HERE |= {"azure.py", "responses_api.py", "chat.py"}
+MAKE_ASSISTANTS = HERE - {"azure.py", "chat.py"}  # azure.py talks to Azure or its own emulator; chat.py needs none
+STANDALONE_OUTPUT = {  # what each prints between the lines about its assistant
+    "quickstart.py": ["Hello from the emulator! You said: What can you do?", "run run_*: completed"],
+    "tools.py": ['The tools said: {"city": "Oslo", "sky": "sunny", "celsius": 22}.', "status: completed"],
+    "stream_a_run.py": [
+        "Hello from the emulator! You said: What is a stream?",
+        "status: completed",
+        "messages: ['Hello from the emulator! You said: What is a stream?']",
+        "a step completed: message_creation",
+    ],
+    "record_and_replay.py": ["thread.run.created queued", "thread.run.queued queued", "thread.run.in_progress in_progress"]
+    + ["thread.run.step.created in_progress", "thread.run.step.in_progress in_progress", "thread.run.step.completed completed"]
+    + ["thread.run.completed completed", "same text: True"],
+    "resilience.py": ["Hello from the emulator! You said: Keep going.", "status: completed | recovered after a drop: True"],
+    "migrate.py": ["Hello from the emulator! You said: Port me.", "status: completed"],
+    "endpoints.py": ["The tools said: booked: AB123.", "cancelled: cancelled", "['user', 'assistant']"],
+    "azure.py": [
+        "No AZURE_AI_PROJECT_ENDPOINT set: using the local emulator at http://127.0.0.1:*/v1",
+        "approving search_docs on docs",
+        "The tools said: docs about streaming runs.",
+        "status: completed",
+        "Hello from the emulator! You said: Hello, new agent",
+        "status: completed",
+    ],
+    "responses_api.py": ["The tools said: sunny in Oslo.  [completed]"] * 2 + ["response: resp_* output: ['message']"],
+    "chat.py": ['The tools said: {"city": "Oslo", "sky": "sunny", "celsius": 22}.', "finish reason: stop | tokens: 21"],
+}
+BETA = {"OpenAI-Beta": "assistants=v2", "Authorization": "Bearer sk-dummy"}
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def standalone():
+    """`python examples/emulator.py --port <a free port>`, from the top of the
+    repository, as the README says; its base URL."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "examples/emulator.py", "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline() == "emulator listening on http://127.0.0.1:%d/v1\n" % port
+        yield "http://127.0.0.1:%d/v1" % port
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _assistants(base_url):
+    answer = requests.get(base_url + "/assistants", headers=BETA, params={"limit": 100}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return [assistant["id"] for assistant in answer.json()["data"]]
+
+
+def _run_against(base_url, name, **env):
+    environ = {key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "ASSISTANT_", "AZURE_"))}
+    environ.update(env, PYTHONPATH=str(ROOT), OPENAI_BASE_URL=base_url, OPENAI_API_KEY="sk-dummy")
+    done = subprocess.run([sys.executable, "examples/" + name], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def _matches(lines, patterns):
+    """Each line as its pattern says: literally, but for each * (anything)."""
+    wild = [".*".join(re.escape(part) for part in pattern.split("*")) for pattern in patterns]
+    return len(lines) == len(patterns) and all(re.fullmatch(each, line) for each, line in zip(wild, lines))
+
+
+def test_every_example_is_run_against_the_standalone_emulator():
+    assert {path.name for path in (ROOT / "examples").glob("*.py")} - {"emulator.py"} == set(STANDALONE_OUTPUT) == HERE
+
+
+@pytest.mark.parametrize("name", sorted(STANDALONE_OUTPUT))
+def test_each_example_runs_against_the_standalone_emulator_and_leaves_no_assistant(standalone, name):
+    before = _assistants(standalone)
+    lines = _run_against(standalone, name)
+    if name in MAKE_ASSISTANTS and name != "quickstart.py":  # the examples' helper says what it made and deleted
+        made = re.fullmatch(r"Created assistant (asst_\w+), deleted at exit \(set ASSISTANT_ID to use one of yours instead\)", lines[0])
+        assert made and lines[-1] == "Deleted assistant %s" % made.group(1), lines
+        lines = lines[1:-1]
+    assert _matches(lines, STANDALONE_OUTPUT[name]), lines
+    assert _assistants(standalone) == before == []
+
+
+@pytest.mark.parametrize("name", ["quickstart.py", "stream_a_run.py"])  # the quickstart's own code, and the other examples' helper
+def test_an_assistant_given_by_assistant_id_is_used_and_kept(standalone, name):
+    mine = requests.post(standalone + "/assistants", headers=BETA, json={"model": "gpt-4o-mini", "name": "mine"}, timeout=10).json()["id"]
+    try:
+        lines = _run_against(standalone, name, ASSISTANT_ID=mine)
+        assert _matches(lines, STANDALONE_OUTPUT[name]), lines
+        assert _assistants(standalone) == [mine]
+    finally:
+        requests.delete(standalone + "/assistants/" + mine, headers=BETA, timeout=10)
+
+
+def test_the_examples_assistant_is_deleted_even_when_the_script_fails(standalone, tmp_path):
+    script = tmp_path / "failing.py"
+    script.write_text(
+        "import sys\n"
+        "sys.path.insert(0, %r)\n"
+        "from emulator import use_emulator_unless_configured\n"
+        "assistant_id = use_emulator_unless_configured()\n"
+        "raise RuntimeError('the example broke')\n" % str(ROOT / "examples")
+    )
+    environ = {key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "ASSISTANT_", "AZURE_"))}
+    environ.update(PYTHONPATH=str(ROOT), OPENAI_BASE_URL=standalone, OPENAI_API_KEY="sk-dummy")
+    done = subprocess.run([sys.executable, str(script)], env=environ, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "RuntimeError: the example broke" in done.stderr
+    assert done.stdout.splitlines()[-1].startswith("Deleted assistant asst_")
+    assert _assistants(standalone) == []
