@@ -276,6 +276,7 @@ _MAX_EVENT_LINES = 1000  # sseclient-py's cost grows with lines x bytes
 _RECOVER_SECONDS = 300.0  # recover=True polls for at most this long
 _CANCEL_TIMEOUT = 10.0  # cancel_on_interrupt's request gives up after this
 _STOP_GRACE = 2.0  # once a run stopped, the most its body is read for
+_DRAIN_SECONDS = 0.05  # after a body's last word, the most its end is waited for (to keep the connection)
 _LONGEST_TIMEOUT = 1_000_000  # seconds (11 days): sockets and poll() refuse much longer
 _RETRY_STATUSES = frozenset((408, 409, 429))  # and every 5xx
 _RETRY_AFTER_LIMIT = 60.0  # longer Retry-After values are not honoured
@@ -660,6 +661,29 @@ class _Body:
                 sock.settimeout(seconds if timeout is None else min(timeout, seconds))
             except OSError as exc:  # closed meanwhile
                 _log.debug("no grace for a closed socket: %r", exc)
+
+    def drain(self, seconds: float) -> None:
+        """The body said its last word: read its end (the last chunk, which
+        normally came with it) for ``seconds`` at most, 64 KiB at most, so
+        that the connection goes back to the pool and the next request on
+        the client reuses it, with no new handshake.  A body whose end does
+        not come in time, or that carries more, is closed as before; a body
+        without a length (read to the connection's close) is not waited
+        for.  Never raises."""
+        raw = getattr(self.response, "raw", None)
+        if not isinstance(self.response, requests.Response) or not (
+            getattr(raw, "chunked", False) or getattr(raw, "length_remaining", None)
+        ):
+            return
+        self.grace(seconds)
+        left = _ERROR_BODY_LIMIT
+        try:
+            for piece in self.chunks:
+                left -= len(piece)
+                if left < 0:
+                    return
+        except Exception as exc:  # the end did not come in time, or not whole: close() closes it
+            _log.debug("a body did not end after its last word: %r", exc)
 
     def close(self) -> None:
         """Close the connection (and the reader); never raises."""
@@ -1554,6 +1578,12 @@ class _RunAccumulator(_Accumulator):
     def _on_message_delta(self, name: str, data: JSON) -> List[Emission]:
         message_id = data["id"]
         message = self.messages_by_id.get(message_id)
+        if message is not None:  # the usual delta, a text fragment for an open part: as below, in fewer steps
+            fragment = _text_fragment(data["delta"], message, self.derived.parts, message_id)
+            if fragment is not None:
+                self.message = message
+                part, item = fragment
+                return [(name, data, None, message), ("text.delta", item, item["text"]["value"], part)]
         if message is None:  # created in an earlier stream
             message = self.messages_by_id[message_id] = {"id": message_id, "object": "thread.message", "content": []}
         self.message = message
@@ -1581,6 +1611,31 @@ class _RunAccumulator(_Accumulator):
                 fragment = text.get("value") if type(text) is dict else None
                 emissions.append(("text.delta", item, fragment if type(fragment) is str else "", entry["text"]))
         return emissions
+
+
+def _text_fragment(delta: JSON, message: JSON, parts: Dict[Any, bool], message_id: str) -> Optional[Tuple[JSON, JSON]]:
+    """The usual message delta, appended: one text fragment (no annotation)
+    for a text part already open, of a message not finished.  Returns the
+    part's text and the delta's item; None, having changed nothing, for any
+    other delta (the general path takes it)."""
+    items = delta.get("content")
+    if len(delta) != 1 or type(items) is not list or len(items) != 1:
+        return None
+    item = items[0]
+    if type(item) is not dict or len(item) != 3 or item.get("type") != "text":
+        return None
+    index, text = item.get("index"), item.get("text")
+    if type(text) is not dict or len(text) != 1 or type(text.get("value")) is not str or parts.get((message_id, index)) is not False:
+        return None  # (an open part's key is False: it has had its text.created, and not its text.done)
+    entries = message.get("content")
+    if type(entries) is not list or type(index) is not int or not 0 <= index < len(entries):
+        return None
+    entry = entries[index]
+    part = entry.get("text")
+    if entry.get("index") != index or entry.get("type") != "text" or type(part) is not dict or message.get("status") in _TERMINAL:
+        return None
+    _append(part, "value", text["value"])
+    return part, item
 
 
 def _call_key(step_id: str, index: int, entry: JSON) -> Any:
@@ -3132,6 +3187,8 @@ class Stream:
     def _end_of_body(self, cut: Optional[AssistantStreamError], said_done: bool) -> None:
         """A body ended (at its last word, at EOF, or cut off by ``cut``):
         finish, recover, or go on with the tools' outputs."""
+        if cut is None and said_done and not self._closed:
+            self._body.drain(_DRAIN_SECONDS)  # so that the next request reuses the connection
         self._body.close()
         if self._closed:  # from elsewhere, meanwhile: nothing more
             return

@@ -267,6 +267,11 @@ SWITCHES: Dict[str, Tuple[str, Any]] = {
         int,
     ),
     "drop": ("after this many events, send half of the next one and drop the connection", int),
+    "linger": (
+        "True: after the last event (done), hold the body open without its last chunk until the client closes it "
+        "(or for Emulator.hold_limit seconds)",
+        bool,
+    ),
     "stall": ("(N, S): after N events, send nothing for S seconds", tuple),
     "fail": ("statuses to answer the first requests with, in turn: [429, 503] lets the third attempt through", list),
     "retry_after": ("the Retry-After header sent with those (0)", float),
@@ -1636,6 +1641,9 @@ class Handler(BaseHTTPRequestHandler):
                 if inject == "noise":
                     self._write(_encode("vendor.ping", {"n": sent}), chunked)
             else:
+                if _meta(run, "linger"):
+                    self._hold(call)
+                    return
                 self._write(b"", chunked, last=True)
                 return
         except (BrokenPipeError, ConnectionResetError):

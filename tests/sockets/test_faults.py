@@ -1,5 +1,6 @@
 """The fault catalogue: each fault, the exact error, what is kept, and — seen
-from the server — the connection closed within a bounded time."""
+from the server — the connection closed within a bounded time; or, where the
+body was read to its end, given back for the next request (keep-alive)."""
 
 import pytest
 
@@ -29,6 +30,14 @@ def closed_by_client(emulator):
 
 def connection_closed(emulator):
     return stream_call(emulator).connection_closed.wait(BOUND)
+
+
+def given_back(client, emulator):
+    """The body was read to its end and its connection went back to the
+    pool: the client's next request reuses it."""
+    port = stream_call(emulator).client_port
+    client.request("GET", "/assistants")
+    return emulator.calls[-1].path.endswith("/assistants") and emulator.calls[-1].client_port == port
 
 
 def test_connection_closed_mid_event(client, emulator):
@@ -101,7 +110,7 @@ def test_a_gzip_encoded_stream(client, emulator):
     stream = run_with(client, gzip=True, reply="Compressed, and still word by word.")
     assert stream.until_done()["status"] == "completed"
     assert stream.text == "Compressed, and still word by word."
-    assert connection_closed(emulator)
+    assert given_back(client, emulator)
 
 
 def test_invalid_utf8_becomes_the_replacement_character(client, emulator):
@@ -112,7 +121,7 @@ def test_invalid_utf8_becomes_the_replacement_character(client, emulator):
     assert stream.until_done()["status"] == "completed"
     assert [e.text for e in texts.events][2] == "caf\ufffd"
     assert stream.text == "Hello from the emulator! You said: Hello therecaf\ufffd"
-    assert connection_closed(emulator)
+    assert given_back(client, emulator)
 
 
 def test_malformed_json(client, emulator):
@@ -142,7 +151,7 @@ def test_unknown_events_and_comments(client, emulator):
     pings = [e for e in everything.events if e.name == "vendor.ping"]
     # one after every event but 'done', where the client stops reading
     assert len(pings) == stream_call(emulator).events_sent - 1 and pings[0].data == {"n": 0}
-    assert connection_closed(emulator)
+    assert given_back(client, emulator)
 
 
 @pytest.mark.parametrize("status", ["failed", "cancelled", "expired", "incomplete"])
@@ -156,7 +165,7 @@ def test_runs_that_end_otherwise_are_returned(client, emulator, status):
     if status == "failed":
         assert run["last_error"]["code"] == "server_error"
     assert stream.text == "Hello from the emulator! You said: Hello there"
-    assert connection_closed(emulator)
+    assert given_back(client, emulator)
 
 
 def test_done_missing_after_a_finished_run(client, emulator):

@@ -274,16 +274,44 @@ def test_a_post_whose_writing_failed_is_sent_again(sleeps):
 
 def test_a_pooled_connection_the_server_closed_is_not_used_again():
     finished = sse("thread.run.completed", dict(RUN, status="completed")) + sse("done", "[DONE]")
+    closed = []
 
     def once_then_close(conn, request):
         servers.event_stream(finished, keep_alive=True)(conn, request)
+        closed.append(conn.getpeername())
         return False  # keep-alive announced, then the server closes: the pooled connection is stale
 
     with servers.RoutedServer({"/runs": once_then_close}) as server:
         client = client_of(server, max_retries=2)
         for _ in range(2):
             assert client.stream_run("thread_1", assistant_id="asst_1").until_done()["status"] == "completed"
-        assert server.paths() == ["/v1/threads/thread_1/runs"] * 2  # each sent once
+            while not closed:  # (the server closes its side once the answer is out)
+                time.sleep(0.01)
+            time.sleep(0.05)  # and its FIN reaches the client: the pooled connection is seen to be dead
+            closed.clear()
+        assert server.paths() == ["/v1/threads/thread_1/runs"] * 2  # each sent once, on a connection of its own
+
+
+def test_a_request_on_a_pooled_connection_closed_as_it_was_sent_is_not_sent_again():
+    # The race every keep-alive client has: the server closes an idle connection
+    # just as a request goes out on it. The request was written, so the server may
+    # have it: it is not sent again (a POST could start a second run); the error
+    # says the connection was aborted. (A write that fails is retried: not sent.)
+    finished = sse("thread.run.completed", dict(RUN, status="completed")) + sse("done", "[DONE]")
+
+    def once_then_close(conn, request):
+        servers.event_stream(finished, keep_alive=True)(conn, request)
+        return False
+
+    with servers.RoutedServer({"/runs": once_then_close}) as server:
+        client = client_of(server, max_retries=2)
+        assert client.stream_run("thread_1", assistant_id="asst_1").until_done()["status"] == "completed"
+        try:  # at once: before the server's FIN arrives, the pooled connection looks alive
+            outcome = client.stream_run("thread_1", assistant_id="asst_1").until_done()["status"]
+        except assistant_stream.APIConnectionError as exc:
+            outcome = str(exc)
+        assert outcome == "completed" or outcome.endswith("failed: Connection aborted: Connection reset by peer")
+        assert server.paths().count("/v1/threads/thread_1/runs") <= 2  # never a third: nothing sent twice
 
 
 # -- 3. no tool runs twice, even when a round lists a call twice -------------------------------------

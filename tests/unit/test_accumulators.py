@@ -656,3 +656,77 @@ def test_chat_choices_are_apart_and_the_completion_finishes_with_the_last():
 def test_malformed_chat_chunks_are_malformed(bad):
     with pytest.raises(MALFORMED):
         feed(_ChatAccumulator(), bad)
+
+
+# The usual text delta takes a shorter path (_text_fragment); it must do exactly
+# what the general path does, for every delta: generated ones of many shapes.
+_ITEM = {
+    "text": lambda index, value: {"index": index, "type": "text", "text": {"value": value}},
+    "annotated": lambda index, value: {"index": index, "type": "text", "text": {"value": value, "annotations": []}},
+    "extra": lambda index, value: {"index": index, "type": "text", "text": {"value": value}, "x": 1},
+    "image": lambda index, value: {"index": index, "type": "image_file", "image_file": {"file_id": "f"}},
+    "refusal": lambda index, value: {"index": index, "type": "refusal", "refusal": value},
+    "no_text": lambda index, value: {"index": index, "type": "text", "text": value},
+}
+
+
+def _message_events(draw_steps, created=()):
+    bodies = [sse("thread.message.created", message(content=created))]
+    for kind, index, value, more in draw_steps:
+        if kind == "completed":
+            bodies.append(sse("thread.message.completed", message("completed", [text(0, "whole")])))
+        elif kind == "other_message":
+            bodies.append(delta(text(0, value), message_id="msg_2"))
+        else:
+            item = _ITEM[kind](index, value)
+            body = {"id": "msg_1", "object": "thread.message.delta", "delta": {"content": [item] * (2 if more == 2 else 1)}}
+            if more == 3:  # a delta that says more than its content
+                body["delta"]["metadata"] = {"k": "v"}
+            bodies.append(sse("thread.message.delta", body))
+    return bodies
+
+
+def test_the_text_delta_shortcut_does_what_the_general_path_does(monkeypatch):
+    pytest.importorskip("hypothesis")  # (the oldest stack's CI job has none)
+    from hypothesis import example, given, settings
+    from hypothesis import strategies as st
+
+    import assistant_stream
+
+    step = st.tuples(
+        st.sampled_from(["text"] * 6 + sorted(_ITEM) + ["completed", "other_message"]),  # mostly the usual delta
+        st.sampled_from([0, 0, 0, 0, 1, 1, 2, -1, "0", None]),
+        st.sampled_from(["a", "a", "", "😀", None, 3]),
+        st.sampled_from([1, 1, 1, 2, 3]),
+    )
+
+    def outcome(bodies):
+        accumulator = _RunAccumulator()
+        try:
+            emissions = feed(accumulator, *bodies)
+        except MALFORMED as exc:
+            emissions = [("raised", type(exc).__name__, None, None)]
+        return emissions, accumulator.messages(), accumulator.text()
+
+    general = assistant_stream._text_fragment
+    taken = []
+
+    whole = {"type": "text", "text": {"value": "Hi", "annotations": []}}  # a part that came whole: no index
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(step, max_size=12), st.sampled_from([(), (whole,), (whole, whole)]))
+    @example(
+        [("text", 1, "a", 1), ("completed", 0, "a", 1), ("text", 1, "a", 1), ("text", 1, "a", 1)], ()
+    )  # a late delta of a part left open
+    def check(steps, created):
+        bodies = _message_events(steps, created)
+        monkeypatch.setattr(assistant_stream, "_text_fragment", lambda *args: None)
+        expected = outcome(bodies)
+        monkeypatch.setattr(assistant_stream, "_text_fragment", lambda *args: taken.append(1) or general(*args))
+        assert outcome(bodies) == expected
+
+    check()
+    assert len(taken) > 100  # the shortcut was tried (and taken where it applies: see below)
+    accumulator = _RunAccumulator()
+    feed(accumulator, sse("thread.message.created", message()), delta(text(0, "a")))
+    assert general({"content": [text(0, "b")]}, accumulator.messages_by_id["msg_1"], accumulator.derived.parts, "msg_1") is not None
