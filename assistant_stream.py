@@ -273,6 +273,8 @@ _DEFAULT_TIMEOUT = 600.0
 _DEFAULT_MAX_RETRIES = 2
 _MAX_EVENT_BYTES = 16 * 1024 * 1024  # one event, as received
 _MAX_EVENT_LINES = 1000  # sseclient-py's cost grows with lines x bytes
+_LARGE_EVENT = 256 * 1024  # an event larger than this is parsed by _fields, not sseclient-py
+_LARGE = b"event:\x00\ndata:\x00\n\n"  # what sseclient-py gets in its place
 _RECOVER_SECONDS = 300.0  # recover=True polls for at most this long
 _CANCEL_TIMEOUT = 10.0  # cancel_on_interrupt's request gives up after this
 _STOP_GRACE = 2.0  # once a run stopped, the most its body is read for
@@ -495,6 +497,7 @@ class _Framer:
         self.max_bytes = max_bytes
         self.tail = b""
         self.last = b""  # the block handed over last
+        self.large: Optional[bytes] = None  # a large event's block, handed over as _LARGE
 
     def blocks(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         pending: List[bytes] = []  # the event being received, in pieces
@@ -516,6 +519,7 @@ class _Framer:
                 not pending
                 and chunk.find(b"\n\n") + 2 == length > 2  # its only blank line ends it
                 and length <= limit
+                and length <= _LARGE_EVENT
                 and (b"\ndata" in chunk or chunk.startswith(b"data"))
                 and (length <= _MAX_EVENT_LINES or chunk.count(b"\n") <= _MAX_EVENT_LINES + 1)
             ):
@@ -544,8 +548,12 @@ class _Framer:
             else:
                 whole = [block + b"\n\n" for block in head[:-2].split(b"\n\n") if block]
             del head
-            for block in whole:
-                self.last = self._checked(block)
+            whole.reverse()
+            while whole:
+                block = self._checked(whole.pop())
+                if len(block) > _LARGE_EVENT:  # _decode parses it; nothing here holds it meanwhile
+                    self.large, block = block, _LARGE
+                self.last = block
                 yield block
             if size > limit:
                 raise ProtocolError("an event is larger than %d bytes" % limit)
@@ -577,7 +585,9 @@ def _decode(
     an ``event:`` line is named by its JSON ``type``.  An event named in
     ``required`` must carry a JSON object (else ProtocolError); any other may
     carry anything (its data as text if it is not JSON).  Invalid UTF-8 is
-    decoded as U+FFFD, as the WHATWG rules (and browsers) have it."""
+    decoded as U+FFFD, as the WHATWG rules (and browsers) have it.  A large
+    event (the final message of a long run repeats its whole text) is
+    parsed by ``_fields`` instead, which decodes its data once."""
     scan = _scan_json
     blocks = framer.blocks(chunks)
     source: Iterator[bytes] = blocks
@@ -585,6 +595,15 @@ def _decode(
         try:
             for sse in sseclient.SSEClient(source).events():
                 name, text = sse.event, sse.data
+                if name == "\x00" and framer.large is not None:  # a large event, in its place
+                    del sse, text  # (nothing holds the large event's text but what comes next)
+                    large, framer.large = framer.large, None
+                    fields = _fields(large)
+                    del large
+                    if fields is None:
+                        continue
+                    name, text = fields
+                    del fields
                 if name == "done" or (name == "message" and text == "[DONE]"):  # some servers send data: [DONE] only
                     yield "done", text
                     continue
@@ -603,11 +622,43 @@ def _decode(
                     name = data["type"]  # no event line: some servers name events in their JSON only
                 if type(data) is not dict and name in required:
                     raise ProtocolError("event %r carries %s, not a JSON object" % (name, type(data).__name__))
+                text = ""  # the JSON text is let go of while its value is used
                 yield name, data
             return
         except UnicodeDecodeError as exc:  # sseclient-py decodes strictly: its block again, repaired
             _log.debug("invalid UTF-8 in an event, decoded as U+FFFD: %s", exc)
             source = itertools.chain((framer.last.decode("utf-8", "replace").encode(),), blocks)
+
+
+def _fields(block: bytes) -> Optional[Tuple[str, str]]:
+    """An event block's name and data, by sseclient-py's rules (the name of
+    its last ``event`` line, else "message"; its ``data`` lines' values,
+    less one leading space, joined by newlines; None without any), for an
+    event too large for sseclient-py, which copies each line five times:
+    here each value is decoded once, straight from the block.  Invalid UTF-8
+    is U+FFFD, as it is for the rest."""
+    view = memoryview(block)
+    name = ""
+    values: List[str] = []
+    start, end = 0, len(block)
+    while start < end:
+        stop = block.find(b"\n", start)
+        if stop < 0:
+            stop = end
+        colon = block.find(b":", start, stop)
+        field = block[start : stop if colon < 0 else colon]
+        if field in (b"data", b"event"):
+            begin = stop if colon < 0 else colon + 1
+            if begin < stop and block[begin] == 0x20:
+                begin += 1
+            value = str(view[begin:stop], "utf-8", "replace")
+            if field == b"data":
+                values.append(value)
+            else:
+                name = value
+        start = stop + 1
+    view.release()
+    return (name or "message", "\n".join(values)) if values else None
 
 
 def _without_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -1614,8 +1665,8 @@ class _RunAccumulator(_Accumulator):
 
 
 def _text_fragment(delta: JSON, message: JSON, parts: Dict[Any, bool], message_id: str) -> Optional[Tuple[JSON, JSON]]:
-    """The usual message delta, appended: one text fragment (no annotation)
-    for a text part already open, of a message not finished.  Returns the
+    """The usual message delta, appended: one text fragment (with no
+    annotation) for a text part already open, of a message not finished.  Returns the
     part's text and the delta's item; None, having changed nothing, for any
     other delta (the general path takes it)."""
     items = delta.get("content")
@@ -1625,8 +1676,11 @@ def _text_fragment(delta: JSON, message: JSON, parts: Dict[Any, bool], message_i
     if type(item) is not dict or len(item) != 3 or item.get("type") != "text":
         return None
     index, text = item.get("index"), item.get("text")
-    if type(text) is not dict or len(text) != 1 or type(text.get("value")) is not str or parts.get((message_id, index)) is not False:
+    if type(text) is not dict or type(text.get("value")) is not str or parts.get((message_id, index)) is not False:
         return None  # (an open part's key is False: it has had its text.created, and not its text.done)
+    annotated = len(text) == 2 and text.get("annotations") == []  # as the API sends it
+    if len(text) != 1 and not annotated:
+        return None
     entries = message.get("content")
     if type(entries) is not list or type(index) is not int or not 0 <= index < len(entries):
         return None
@@ -1635,6 +1689,8 @@ def _text_fragment(delta: JSON, message: JSON, parts: Dict[Any, bool], message_i
     if entry.get("index") != index or entry.get("type") != "text" or type(part) is not dict or message.get("status") in _TERMINAL:
         return None
     _append(part, "value", text["value"])
+    if annotated and "annotations" not in part:
+        part["annotations"] = []
     return part, item
 
 

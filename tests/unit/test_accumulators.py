@@ -663,6 +663,8 @@ def test_malformed_chat_chunks_are_malformed(bad):
 _ITEM = {
     "text": lambda index, value: {"index": index, "type": "text", "text": {"value": value}},
     "annotated": lambda index, value: {"index": index, "type": "text", "text": {"value": value, "annotations": []}},
+    "cited": lambda index, value: {"index": index, "type": "text", "text": {"value": value, "annotations": [{"type": "file_citation"}]}},
+    "annotations_only": lambda index, value: {"index": index, "type": "text", "text": {"annotations": []}},
     "extra": lambda index, value: {"index": index, "type": "text", "text": {"value": value}, "x": 1},
     "image": lambda index, value: {"index": index, "type": "image_file", "image_file": {"file_id": "f"}},
     "refusal": lambda index, value: {"index": index, "type": "refusal", "refusal": value},
@@ -694,7 +696,7 @@ def test_the_text_delta_shortcut_does_what_the_general_path_does(monkeypatch):
     import assistant_stream
 
     step = st.tuples(
-        st.sampled_from(["text"] * 6 + sorted(_ITEM) + ["completed", "other_message"]),  # mostly the usual delta
+        st.sampled_from(["text"] * 3 + ["annotated"] * 3 + sorted(_ITEM) + ["completed", "other_message"]),  # mostly the usual deltas
         st.sampled_from([0, 0, 0, 0, 1, 1, 2, -1, "0", None]),
         st.sampled_from(["a", "a", "", "😀", None, 3]),
         st.sampled_from([1, 1, 1, 2, 3]),
@@ -715,9 +717,8 @@ def test_the_text_delta_shortcut_does_what_the_general_path_does(monkeypatch):
 
     @settings(max_examples=500, deadline=None)
     @given(st.lists(step, max_size=12), st.sampled_from([(), (whole,), (whole, whole)]))
-    @example(
-        [("text", 1, "a", 1), ("completed", 0, "a", 1), ("text", 1, "a", 1), ("text", 1, "a", 1)], ()
-    )  # a late delta of a part left open
+    @example([("text", 1, "a", 1), ("completed", 0, "a", 1), ("text", 1, "a", 1), ("text", 1, "a", 1)], ())  # a late delta
+    @example([("text", 0, "a", 1), ("annotated", 0, "b", 1)], ())  # "annotations": [] first said by a later delta
     def check(steps, created):
         bodies = _message_events(steps, created)
         monkeypatch.setattr(assistant_stream, "_text_fragment", lambda *args: None)

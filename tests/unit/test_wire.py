@@ -111,6 +111,79 @@ def test_a_large_event_in_small_chunks_reaches_sseclient_whole(monkeypatch):
     stream.until_done()
     assert stream.text == "x" * 2_000_000
     assert len(SpySSEClient.pieces) == 3
+    # over _LARGE_EVENT, sseclient-py gets a stand-in; _fields parses the event itself
+    assert SpySSEClient.pieces[0] == assistant_stream._LARGE and SpySSEClient.pieces[1:] == [
+        FINISHED[: FINISHED.index(b"\n\n") + 2],
+        sse("done", "[DONE]"),
+    ]
+
+
+def test_an_event_named_like_the_stand_in_is_an_ordinary_event():
+    stream, seen, _ = play(assistant_stream._LARGE, sse("thread.run.created", RUN), FINISHED)
+    assert [(e.name, e.data) for e in seen.events][:2] == [("\x00", "\x00"), ("thread.run.created", RUN)]
+
+
+def _sseclient_fields(block):
+    """sseclient-py's reading of one block, as _decode uses it: strict UTF-8,
+    else the block again with U+FFFD."""
+    try:
+        events = list(sseclient.SSEClient(iter([block])).events())
+    except UnicodeDecodeError:
+        events = list(sseclient.SSEClient(iter([block.decode("utf-8", "replace").encode()])).events())
+    return [(e.event, e.data) for e in events]
+
+
+FIELD_LINES = [
+    b"data",
+    b"data:",
+    b"data: ",
+    b"data:  two spaces",
+    b"data:x",
+    b'data: {"a": 1}',
+    b"data:a:b: c",
+    b"event",
+    b"event:",
+    b"event: thread.run.created",
+    b"event:  spaced",
+    b"event:\x00",
+    b"id: 7",
+    b"retry: 10",
+    b": a comment",
+    b":",
+    b"dat: x",
+    b"Data: x",
+    b" data: x",
+    b"data : x",
+    b"data\t: x",
+    b"data:\tx",
+    b"event:\tx",
+    b"\x0b",
+    b"\xc2\x85",
+    b"\xe3\x80\x80",
+    b"data: caf\xe9",
+    b"event: \xff\xfe",
+    b"data: \xf0\x9f\x98",
+    b"data: \xf0\x9f\x98\x80 \xe4\xbd\xa0",
+    b"",
+]
+
+
+def test_the_large_event_parser_reads_fields_as_sseclient_does():
+    pytest.importorskip("hypothesis")  # (the oldest stack's CI job has none)
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    line = st.one_of(st.sampled_from(FIELD_LINES), st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"").replace(b"\r", b"")))
+
+    @settings(max_examples=2000, deadline=None)
+    @given(st.lists(line, min_size=1, max_size=8))
+    def check(lines):
+        block = b"\n".join(line for line in lines if line) + b"\n\n"  # as the framer hands it over: LF, one blank line at the end
+        expected = _sseclient_fields(block)
+        found = assistant_stream._fields(block)
+        assert ([found] if found is not None else []) == expected
+
+    check()
 
 
 @pytest.mark.parametrize("split", [1, 2, 3, 5])
