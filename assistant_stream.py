@@ -498,6 +498,7 @@ class _Framer:
         self.tail = b""
         self.last = b""  # the block handed over last
         self.large: Optional[bytes] = None  # a large event's block, handed over as _LARGE
+        self.batched = 0  # how many events the block handed over last holds (0: one, as received)
 
     def blocks(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         pending: List[bytes] = []  # the event being received, in pieces
@@ -524,6 +525,7 @@ class _Framer:
                 and (length <= _MAX_EVENT_LINES or chunk.count(b"\n") <= _MAX_EVENT_LINES + 1)
             ):
                 self.last = chunk
+                self.batched = 0
                 yield chunk  # the usual chunk: exactly one whole, acceptable event
                 continue
             end = chunk.rfind(b"\n\n") + 2  # just past the last blank line
@@ -544,15 +546,17 @@ class _Framer:
             pending = [rest] if rest else []
             size = len(rest)
             if len(head) > 2 and head.find(b"\n\n") + 2 == len(head):
-                whole = [head]  # one event: a large one is not copied again
+                whole = [(head, 0)]  # one event: a large one is not copied again
             else:
-                whole = [block + b"\n\n" for block in head[:-2].split(b"\n\n") if block]
+                whole = _batched([block for block in head[:-2].split(b"\n\n") if block], min(limit, _LARGE_EVENT))
             del head
             whole.reverse()
             while whole:
-                block = self._checked(whole.pop())
-                if len(block) > _LARGE_EVENT:  # _decode parses it; nothing here holds it meanwhile
-                    self.large, block = block, _LARGE
+                block, self.batched = whole.pop()
+                if not self.batched:
+                    block = self._checked(block)
+                    if len(block) > _LARGE_EVENT:  # _decode parses it; nothing here holds it meanwhile
+                        self.large, block = block, _LARGE
                 self.last = block
                 yield block
             if size > limit:
@@ -574,6 +578,48 @@ class _Framer:
                     if name in self.required:
                         raise ProtocolError("event %r has no data line" % name)
         return block
+
+
+def _batched(blocks: List[bytes], limit: int) -> List[Tuple[bytes, int]]:
+    """Event blocks that arrived together (without their blank line), for
+    sseclient-py, each with the number of events it holds: a run of events
+    of one ``event:`` line and one ``data:`` line, of the same name (or of
+    data lines only), goes as one event of many data lines, which _decode
+    splits back (a data line holds no newline), for sseclient-py's cost is
+    mostly per event.  Any other block (or one over ``limit`` bytes) goes
+    as it is, with 0, to be checked as ever."""
+    found: List[Tuple[bytes, int]] = []
+    run: List[bytes] = []  # the data lines of the run being gathered
+    head = b""  # its name line, or b"" for data lines only
+    for block in blocks:
+        cut = block.find(b"\n")
+        if cut < 0:
+            line, data = b"", block
+        elif block.startswith(b"event:") and block.find(b"\n", cut + 1) < 0:
+            line, data = block[:cut], block[cut + 1 :]
+        else:
+            line, data = None, b""
+        if line is not None and data.startswith(b"data:") and len(block) <= limit:
+            if run and line == head:
+                run.append(data)
+                continue
+            if run:
+                found.append(_run_block(head, run))
+            head, run = line, [data]
+            continue
+        if run:
+            found.append(_run_block(head, run))
+            run = []
+        found.append((block + b"\n\n", 0))
+    if run:
+        found.append(_run_block(head, run))
+    return found
+
+
+def _run_block(head: bytes, run: List[bytes]) -> Tuple[bytes, int]:
+    if len(run) == 1:
+        return (head + b"\n" + run[0] if head else run[0]) + b"\n\n", 0
+    return (head + b"\n" if head else b"") + b"\n".join(run) + b"\n\n", len(run)
 
 
 def _decode(
@@ -604,26 +650,29 @@ def _decode(
                         continue
                     name, text = fields
                     del fields
-                if name == "done" or (name == "message" and text == "[DONE]"):  # some servers send data: [DONE] only
-                    yield "done", text
-                    continue
-                try:
-                    data, end = scan(text, 0)  # json.loads without its three Python frames
-                    if end != len(text):
-                        data = json.loads(text)  # whitespace around the value, or an error
-                except (StopIteration, ValueError, RecursionError):
+                texts = text.split("\n") if framer.batched else (text,)  # a batch: one event per data line
+                for text in texts:
+                    if name == "done" or (name == "message" and text == "[DONE]"):  # some servers send data: [DONE] only
+                        yield "done", text
+                        continue
                     try:
-                        data = json.loads(text)
-                    except (ValueError, RecursionError):
-                        if name in required:
-                            raise ProtocolError("event %r carries invalid JSON: %s" % (name, _preview(text, redact=redact))) from None
-                        data = text
-                if name == "message" and type(data) is dict and type(data.get("type")) is str:
-                    name = data["type"]  # no event line: some servers name events in their JSON only
-                if type(data) is not dict and name in required:
-                    raise ProtocolError("event %r carries %s, not a JSON object" % (name, type(data).__name__))
-                text = ""  # the JSON text is let go of while its value is used
-                yield name, data
+                        data, end = scan(text, 0)  # json.loads without its three Python frames
+                        if end != len(text):
+                            data = json.loads(text)  # whitespace around the value, or an error
+                    except (StopIteration, ValueError, RecursionError):
+                        try:
+                            data = json.loads(text)
+                        except (ValueError, RecursionError):
+                            if name in required:
+                                raise ProtocolError("event %r carries invalid JSON: %s" % (name, _preview(text, redact=redact))) from None
+                            data = text
+                    called = name
+                    if name == "message" and type(data) is dict and type(data.get("type")) is str:
+                        called = data["type"]  # no event line: some servers name events in their JSON only
+                    if type(data) is not dict and called in required:
+                        raise ProtocolError("event %r carries %s, not a JSON object" % (called, type(data).__name__))
+                    text = ""  # the JSON text is let go of while its value is used
+                    yield called, data
             return
         except UnicodeDecodeError as exc:  # sseclient-py decodes strictly: its block again, repaired
             _log.debug("invalid UTF-8 in an event, decoded as U+FFFD: %s", exc)
@@ -809,39 +858,98 @@ def _read_until(read: Callable[[], bytes], body: Optional[_Body]) -> Iterator[by
 
 
 def _dechunked(reader: Any, raw: Any, body: Optional[_Body] = None) -> Iterator[bytes]:
-    """The data of a chunked body (RFC 9112 7.1), as it arrives and at most
-    64 KiB at a time, however large a chunk claims to be.  A chunk size that
-    is not 1 to 16 hex digits is a ProtocolError; a body that ends before its
-    last chunk, an IncompleteStreamError.  Read to its end, the body gives
-    its connection back to urllib3's pool (``raw``)."""
+    """The data of a chunked body (RFC 9112 7.1), as it arrives: each piece
+    is the data of everything that has arrived (``read1``: what the reader
+    holds, or one read from the socket), at most 64 KiB, however large a
+    chunk claims to be, and however many chunks came together.  A chunk size
+    that is not 1 to 16 hex digits is a ProtocolError, and so is a chunk
+    without its CRLF, once the data before it is handed over; a body that
+    ends before its last chunk, an IncompleteStreamError.  Read to its end,
+    with nothing after it, the body gives its connection back to urllib3's
+    pool (``raw``)."""
+    held = b""  # bytes read and not yet taken apart
+    state = [0, False]  # data bytes of the current chunk still to come; whether its CRLF is next
     while True:
-        line = reader.readline(_MAX_CHUNK_LINE + 1)
-        if len(line) > _MAX_CHUNK_LINE:
-            raise ProtocolError("a chunk size line is longer than %d bytes" % _MAX_CHUNK_LINE)
-        if not line.endswith(b"\n"):
+        more = reader.read1(_READ_SIZE)
+        if not more:
+            if state[0]:
+                raise IncompleteStreamError("the connection was lost in the middle of a chunk")
             raise IncompleteStreamError("the connection was lost before the body's last chunk")
+        data: List[bytes] = []
+        try:
+            held, ended = _chunks_in(held + more if held else more, state, data)
+        except ProtocolError:
+            if data:
+                yield b"".join(data)  # what came before the fault
+            raise
+        if data:
+            yield b"".join(data) if len(data) > 1 else data[0]
+        if ended:
+            _trailer(reader, raw, body, held)
+            return
+        if body is not None and body.until is not None and time.monotonic() > body.until:
+            return
+
+
+def _chunks_in(held: bytes, state: List[Any], data: List[bytes]) -> Tuple[bytes, bool]:
+    """Take the chunks in ``held`` apart: their data into ``data``; returns
+    what is left (an unfinished size line, or CRLF) and whether the last
+    chunk came (then what is left is the trailer).  ``state`` carries the
+    current chunk from one call to the next."""
+    left, crlf = state
+    at = 0
+    while True:
+        if left:
+            take = min(left, len(held) - at)
+            data.append(held[at : at + take])
+            at += take
+            left -= take
+            if left:
+                break
+            crlf = True
+        if crlf:
+            if len(held) - at < 2:
+                break
+            if held[at : at + 2] != b"\r\n":
+                raise ProtocolError("a chunk does not end with CRLF")
+            at += 2
+            crlf = False
+        end = held.find(b"\n", at, at + _MAX_CHUNK_LINE)  # a line of _MAX_CHUNK_LINE bytes at most, its LF included
+        if end < 0:
+            if len(held) - at >= _MAX_CHUNK_LINE:
+                raise ProtocolError("a chunk size line is longer than %d bytes" % _MAX_CHUNK_LINE)
+            break
+        line = held[at : end + 1]
         text = line.split(b";", 1)[0].strip()
         if not text or len(text) > 16 or text.strip(b"0123456789abcdefABCDEF"):
             raise ProtocolError("invalid chunk size %s" % _preview(line, _MAX_CHUNK_LINE + 1))  # never cut
-        size = int(text, 16)
-        if not size:
-            break
-        while size:
-            piece = reader.read1(min(size, _READ_SIZE))
-            if not piece:
-                raise IncompleteStreamError("the connection was lost in the middle of a chunk")
-            size -= len(piece)
-            yield piece
-            if body is not None and body.until is not None and time.monotonic() > body.until:
+        at = end + 1
+        left = int(text, 16)
+        if not left:
+            state[:] = [0, False]
+            return held[at:], True
+    state[:] = [left, crlf]
+    return held[at:], False
+
+
+def _trailer(reader: Any, raw: Any, body: Optional[_Body], held: bytes) -> None:
+    """Read a chunked body's trailer fields, then the blank line that ends
+    it; then its connection goes back to the pool, if nothing came after."""
+    for _ in range(_MAX_EVENT_LINES):
+        end = held.find(b"\n")
+        while end < 0:
+            if len(held) > _MAX_CHUNK_LINE or (body is not None and body.until is not None and time.monotonic() > body.until):
+                return  # (not given back: close() closes it)
+            more = reader.read1(_READ_SIZE)
+            if not more:
                 return
-        if reader.read(2) != b"\r\n":
-            raise ProtocolError("a chunk does not end with CRLF")
-    for _ in range(_MAX_EVENT_LINES):  # trailer fields, then the blank line that ends the body
-        if body is not None and body.until is not None and time.monotonic() > body.until:
-            return
-        if reader.readline(_MAX_CHUNK_LINE + 1) in (b"\r\n", b"\n", b""):
-            getattr(raw, "_original_response", reader).close()  # as urllib3 does at the end of a chunked body
-            raw.release_conn()
+            held += more
+            end = held.find(b"\n")
+        line, held = held[: end + 1], held[end + 1 :]
+        if line in (b"\r\n", b"\n"):
+            if not held:
+                getattr(raw, "_original_response", reader).close()  # as urllib3 does at the end of a chunked body
+                raw.release_conn()
             return
     raise ProtocolError("a chunked body's trailer is too long")
 

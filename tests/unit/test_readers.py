@@ -126,6 +126,36 @@ def test_a_recording_marks_at_a_line_start_and_holds_a_split_secret_back():
     assert not sink.closed  # a file it was given stays open
 
 
+def test_chunks_that_arrived_together_come_out_as_one_piece():
+    # read1 returns what the reader holds: every chunk in it is handed over at once
+    wire = b"".join(b"%x\r\n%s\r\n" % (len(event), event) for event in [b"data: 1\n\n", b"data: 2\n\n", b"data: 3\n\n"]) + b"0\r\n\r\n"
+    pieces = list(_dechunked(io.BufferedReader(io.BytesIO(wire)), Raw()))
+    assert pieces == [b"data: 1\n\ndata: 2\n\ndata: 3\n\n"]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 64])
+def test_chunks_taken_apart_across_every_read_boundary(size):
+    # a size line, a CRLF, the data and the trailer, each split between two reads
+    wire = b"5;x=y\r\nhello\r\n1\r\n!\r\n10\r\n" + b"z" * 16 + b"\r\n0\r\nX-Trailer: yes\r\n\r\n"
+    data, raw = dechunk(wire, size)
+    assert data == b"hello!" + b"z" * 16 and raw.released
+
+
+def test_the_data_before_a_broken_chunk_is_handed_over_first():
+    pieces = []
+    with pytest.raises(assistant_stream.ProtocolError, match="invalid chunk size"):
+        for piece in _dechunked(io.BufferedReader(io.BytesIO(b"5\r\nhello\r\nzz\r\n")), Raw()):
+            pieces.append(piece)
+    assert pieces == [b"hello"]
+
+
+def test_bytes_after_the_last_chunk_keep_the_connection_from_the_pool():
+    data, raw = dechunk(b"5\r\nhello\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n")  # what no request asked for
+    assert data == b"hello" and not raw.released
+    data, raw = dechunk(b"5\r\nhello\r\n0\r\n")  # the connection closed in the trailer
+    assert data == b"hello" and not raw.released
+
+
 def test_a_chunk_size_line_of_the_limit_and_one_byte_more():
     assert dechunk(b"5" + b" " * 1021 + b"\r\nhello\r\n0\r\n\r\n")[0] == b"hello"  # 1024 bytes in all
     with pytest.raises(assistant_stream.ProtocolError, match="longer than 1024"):

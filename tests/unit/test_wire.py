@@ -7,7 +7,7 @@ import sseclient
 
 import assistant_stream
 from assistant_stream import _decode, _Framer
-from conftest import FINISHED, RECORDINGS, RUN, Recorder, byte_chunks, play, random_chunks, sse
+from conftest import CHAT, FINISHED, RECORDINGS, RUN, Recorder, byte_chunks, play, random_chunks, sse
 
 DONE_RUN = dict(RUN, status="completed")
 NAMES = frozenset(("thread.run.in_progress", "error"))  # what a dialect would hold to JSON
@@ -121,6 +121,49 @@ def test_a_large_event_in_small_chunks_reaches_sseclient_whole(monkeypatch):
 def test_an_event_named_like_the_stand_in_is_an_ordinary_event():
     stream, seen, _ = play(assistant_stream._LARGE, sse("thread.run.created", RUN), FINISHED)
     assert [(e.name, e.data) for e in seen.events][:2] == [("\x00", "\x00"), ("thread.run.created", RUN)]
+
+
+def _unbatched(blocks, limit):
+    return [(block + b"\n\n", 0) for block in blocks]
+
+
+@pytest.mark.parametrize("path", RECORDINGS + CHAT, ids=lambda path: path.name)
+def test_events_that_arrive_together_are_the_same_events_batched_or_not(monkeypatch, path):
+    # Events of one name that arrive together go to sseclient-py as one event
+    # of many data lines, and are split back: the same (name, data), in order.
+    body = path.read_bytes()
+    for pieces in ([body], random_chunks(body, seed=3), [body[i : i + 4096] for i in range(0, len(body), 4096)]):
+        batched = list(_decode(_Framer(assistant_stream._API_EVENTS), pieces, assistant_stream._API_EVENTS))
+        with monkeypatch.context() as patch:
+            patch.setattr(assistant_stream, "_batched", _unbatched)
+            assert list(_decode(_Framer(assistant_stream._API_EVENTS), pieces, assistant_stream._API_EVENTS)) == batched
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"event: a\ndata: 1\n\nevent: a\ndata: 2\n\nevent: b\ndata: 3\n\nevent: a\ndata: 4\n\n",
+        b"data: 1\n\ndata:2\n\ndata: [DONE]\n\n",
+        b"event: a\ndata: 1\n\nevent: a\ndata: 2\ndata: 3\n\nevent: a\nid: 9\ndata: 4\n\nevent: a\ndata: 5\n\nevent: a\ndata: 6\n\n",
+        b'event: a\ndata: caf\xe9\n\nevent: a\ndata: "ok"\n\nevent: a\ndata:\n\nevent: a\ndata: \n\n',
+        b": comment\n\nevent: a\ndata: 1\n\nevent:a\ndata: 2\n\nevent: a\ndata: 3\n\nevent: a\ndata: 4\n\n",
+    ],
+    ids=["names", "data only", "several lines", "bad utf-8 and empty data", "comments and spellings"],
+)
+def test_batches_split_back_into_their_events(monkeypatch, body):
+    unknown = frozenset()
+    batched = list(_decode(_Framer(unknown), [body], unknown))
+    framer = _Framer(unknown)
+    assert any(count > 1 for _, count in assistant_stream._batched([b for b in body[:-2].split(b"\n\n") if b], 1 << 20))
+    monkeypatch.setattr(assistant_stream, "_batched", _unbatched)
+    assert list(_decode(framer, [body], unknown)) == batched
+
+
+def test_an_event_over_the_size_limit_is_not_hidden_in_a_batch():
+    small, large = b"event: a\ndata: 1\n\n", b"event: a\ndata: " + b"x" * 2000 + b"\n\n"
+    framer = _Framer(frozenset(), max_bytes=1000)
+    with pytest.raises(assistant_stream.ProtocolError, match="larger than 1000 bytes"):
+        list(_decode(framer, [small + large + small], frozenset()))
 
 
 def _sseclient_fields(block):
