@@ -548,7 +548,7 @@ class _Framer:
             if len(head) > 2 and head.find(b"\n\n") + 2 == len(head):
                 whole = [(head, 0)]  # one event: a large one is not copied again
             else:
-                whole = _batched([block for block in head[:-2].split(b"\n\n") if block], min(limit, _LARGE_EVENT))
+                whole = _batched([block for block in head.split(b"\n\n") if block], min(limit, _LARGE_EVENT))
             del head
             whole.reverse()
             while whole:
@@ -586,8 +586,9 @@ def _batched(blocks: List[bytes], limit: int) -> List[Tuple[bytes, int]]:
     of one ``event:`` line and one ``data:`` line, of the same name (or of
     data lines only), goes as one event of many data lines, which _decode
     splits back (a data line holds no newline), for sseclient-py's cost is
-    mostly per event.  Any other block (or one over ``limit`` bytes) goes
-    as it is, with 0, to be checked as ever."""
+    mostly per event.  Any other block goes as it is, with 0, to be checked
+    as ever (one over ``limit`` bytes, without its blank line: it is
+    parsed by _fields, or refused)."""
     found: List[Tuple[bytes, int]] = []
     run: List[bytes] = []  # the data lines of the run being gathered
     head = b""  # its name line, or b"" for data lines only
@@ -610,7 +611,7 @@ def _batched(blocks: List[bytes], limit: int) -> List[Tuple[bytes, int]]:
         if run:
             found.append(_run_block(head, run))
             run = []
-        found.append((block + b"\n\n", 0))
+        found.append((block + b"\n\n" if len(block) <= limit else block, 0))  # (a large one is not copied again)
     if run:
         found.append(_run_block(head, run))
     return found
@@ -650,7 +651,7 @@ def _decode(
                         continue
                     name, text = fields
                     del fields
-                texts = text.split("\n") if framer.batched else (text,)  # a batch: one event per data line
+                texts = text.split("\n") if framer.batched else [text]  # a batch: one event per data line
                 for text in texts:
                     if name == "done" or (name == "message" and text == "[DONE]"):  # some servers send data: [DONE] only
                         yield "done", text
@@ -671,7 +672,7 @@ def _decode(
                         called = data["type"]  # no event line: some servers name events in their JSON only
                     if type(data) is not dict and called in required:
                         raise ProtocolError("event %r carries %s, not a JSON object" % (called, type(data).__name__))
-                    text = ""  # the JSON text is let go of while its value is used
+                    texts[0] = text = ""  # nothing holds the JSON text (a large one) while its value is used
                     yield called, data
             return
         except UnicodeDecodeError as exc:  # sseclient-py decodes strictly: its block again, repaired
