@@ -255,6 +255,7 @@ _DERIVED_EVENTS = frozenset(
         "tool_call.delta",
         "tool_call.done",
         "image_file.done",
+        "recovering",
         "end",
     )
 )
@@ -3440,7 +3441,10 @@ class Stream:
     def _recover(self, cut: AssistantStreamError) -> None:
         """Dispatch what the lost body would have carried: live, what polling
         finds (written to the recording); a replay, what the live stream
-        dispatched."""
+        dispatched.  ``recovering`` goes first, once: a page can say that
+        the answer is on its way again."""
+        latest = self._acc.final()
+        self._emit([("recovering", latest, None, latest)])  # (why: the DEBUG log says, and the error if it fails)
         if self._sections is not None:
             framer = _Framer(self._names, self._max_event_bytes)
             events = list(_decode(framer, self._sections.section(), self._names, self._redact))

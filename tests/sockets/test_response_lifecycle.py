@@ -124,7 +124,7 @@ def test_a_dropped_response_is_recovered(client, emulator):
     assert final["status"] == "completed" and stream.recovered
     assert stream.text == "Hello from the emulator! You said: keep going"
     assert "".join(e.text for e in seen.events if e.name == "text.delta") == stream.text
-    for once in ("text.done", "response.output_item.done", "response.completed", "end"):
+    for once in ("recovering", "text.done", "response.output_item.done", "response.completed", "end"):
         assert seen.names.count(once) == 1, once
     assert len([c for c in emulator.calls if c.method == "GET" and "/responses/" in c.path]) >= 1
 

@@ -249,9 +249,12 @@ def test_a_dropped_stream_is_recovered_by_polling(client, emulator):
     assert stream.text == reply
     assert "".join(e.text for e in seen.events if e.name == "text.delta") == reply
     names = seen.names
-    for once in ("thread.message.completed", "text.done", "thread.run.step.completed", "thread.run.completed", "end"):
+    for once in ("recovering", "thread.message.completed", "text.done", "thread.run.step.completed", "thread.run.completed", "end"):
         assert names.count(once) == 1, once
     assert names[-2:] == ["thread.run.completed", "end"]
+    recovering = seen.events[names.index("recovering")]
+    assert names[names.index("recovering") - 1] == "text.delta" and names[names.index("recovering") + 1] != "text.delta"  # between
+    assert recovering.data["status"] == "in_progress" and recovering.text is None and recovering.snapshot == recovering.data
     assert stream.final_messages()[0]["content"][0]["text"]["value"] == reply
     assert len(calls_to(emulator, "/runs")) == 1  # polling, never a second run
     assert len([c for c in emulator.calls if c.method == "GET" and "/runs/" in c.path]) >= 1
@@ -265,9 +268,12 @@ def test_a_stall_past_the_read_timeout_is_recovered(emulator):
 
 
 def test_without_recovery_a_drop_raises_and_keeps_the_partial_state(client, emulator):
-    stream = client.stream_run(new_thread(client), assistant_id="asst_1", metadata=steer(drop=9))
+    handlers = assistant_stream.Handlers()
+    recovering = handlers.on("recovering", Recorder())
+    stream = client.stream_run(new_thread(client), assistant_id="asst_1", metadata=steer(drop=9), handlers=handlers)
     with pytest.raises(assistant_stream.IncompleteStreamError):
         stream.until_done()
+    assert recovering.events == []
     assert stream.text == "Hello from" and not stream.recovered
     assert len(calls_to(emulator, "/runs")) == 1  # after the first event nothing is repeated
 

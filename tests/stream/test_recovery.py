@@ -83,6 +83,7 @@ def test_a_recovered_run_dispatches_what_it_finished_once():
         "thread.message.delta",
         "text.created",
         "text.delta",
+        "recovering",  # the connection was lost: what polling finds follows
         "thread.run.step.completed",
         "thread.run.step.completed",
         "thread.message.completed",
@@ -119,7 +120,7 @@ def test_a_recovered_response_finishes_its_text_whatever_its_status(status):
     stream = fake.stream_response(model="m", input="x", handlers=handlers, recover=True)
     final = stream.until_done()
     assert final["status"] == status and stream.recovered and stream.finished
-    assert [e.name for e in seen][-4:] == ["text.delta", "response." + status, "text.done", "end"]
+    assert [e.name for e in seen][-5:] == ["text.delta", "recovering", "response." + status, "text.done", "end"]
     assert [e.text for e in seen if e.name == "text.done"] == ["Hello"] and stream.text == "Hello"
     assert final["output"][0]["content"][0]["text"] == "Hello"
 
