@@ -1356,7 +1356,8 @@ def _received(items: List[Any], index: int, accumulated: JSON) -> Any:
 def _match(output: List[Any], streamed: List[Any]) -> List[Optional[int]]:
     """For each item of a final (or polled) output, the place of the same
     item in the streamed output: the one with its id, else the one at its
-    place unless that one's id says otherwise; None for an item never seen."""
+    place unless that one's id says otherwise, else the first one left without
+    an id of its type; None for an item never seen."""
     places = {item["id"]: place for place, item in enumerate(streamed) if type(item) is dict and type(item.get("id")) is str}
     found: List[Optional[int]] = []
     for item in output:
@@ -1370,7 +1371,19 @@ def _match(output: List[Any], streamed: List[Any]) -> List[Optional[int]]:
             if not (type(ident) is str and type(there) is str):  # two ids, different: not the same item
                 found[index] = index
                 claimed.add(index)
+    spare: Dict[Optional[str], List[int]] = {}  # unclaimed streamed items without ids, by type, first one last
+    for place in reversed(range(len(streamed))):
+        if place not in claimed and type(streamed[place]) is dict and type(streamed[place].get("id")) is not str:
+            spare.setdefault(_kind(streamed[place]), []).append(place)
+    for index, item in enumerate(output):
+        if found[index] is None and type(item) is dict and type(item.get("id")) is not str and spare.get(_kind(item)):
+            found[index] = spare[_kind(item)].pop()
     return found
+
+
+def _kind(item: JSON) -> Optional[str]:
+    kind = item.get("type")
+    return kind if type(kind) is str else None
 
 
 def _text_of(part: JSON) -> str:
@@ -3104,6 +3117,7 @@ class Stream:
         self._received = 0
         self._interrupted = False  # an exception left the stream
         self._recovered = False
+        self._lost: Optional[AssistantStreamError] = None  # a body cut short, recovered at the next step
         self._queue: Optional[Deque[Emission]] = None  # while iterating
         self._debug = _log.isEnabledFor(logging.DEBUG)  # checked once, not per event
         self._read(self._body)
@@ -3239,6 +3253,11 @@ class Stream:
                 self._phase = _READING
                 self._end_of_body(None, True)
                 return True
+            if self._lost is not None:  # recovering: dispatch what the lost body would have carried
+                cut, self._lost = self._lost, None
+                self._recover(cut)
+                self._phase = _STOPPED  # then finish, or run the tools, at the next step
+                return True
             try:
                 name, data = next(self._events)
             except Exception as exc:
@@ -3362,8 +3381,9 @@ class Stream:
             cut = self._incomplete(cut)
             if not self._recoverable():
                 raise cut
-            self._recover(cut)  # dispatches what the body would have carried
-            self._phase = _STOPPED  # then finish, or run the tools, at the next step
+            latest = self._acc.final()
+            self._emit([("recovering", latest, None, latest)])  # a step of its own: a loop sees it before the polling
+            self._lost = cut
             return
         if cut is not None and self._debug:
             _log.debug("stream cut after the %s stopped: %s", self._dialect.kind, self._redact(str(cut)) if self._redact else cut)
@@ -3441,10 +3461,7 @@ class Stream:
     def _recover(self, cut: AssistantStreamError) -> None:
         """Dispatch what the lost body would have carried: live, what polling
         finds (written to the recording); a replay, what the live stream
-        dispatched.  ``recovering`` goes first, once: a page can say that
-        the answer is on its way again."""
-        latest = self._acc.final()
-        self._emit([("recovering", latest, None, latest)])  # (why: the DEBUG log says, and the error if it fails)
+        dispatched."""
         if self._sections is not None:
             framer = _Framer(self._names, self._max_event_bytes)
             events = list(_decode(framer, self._sections.section(), self._names, self._redact))

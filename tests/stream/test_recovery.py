@@ -108,6 +108,25 @@ def streamed_text():
     )
 
 
+@pytest.mark.parametrize("how", ["iterated", "callbacks"])
+def test_recovering_comes_before_the_polling_however_the_stream_is_driven(how):
+    # A page shows "reconnecting..." while recovery polls: the event must come
+    # out before the first poll, when iterating too (events queue per step).
+    fake = FakeTransport().stream("/responses", streamed_text()).answer("/responses/resp_1", response("completed"))
+    handlers = assistant_stream.Handlers()
+    polls_when_recovering = []
+    handlers.on("recovering", lambda event: polls_when_recovering.append(len([r for r in fake.requests if r[0] == "GET"])))
+    stream = fake.stream_response(model="m", input="x", handlers=handlers, recover=True)
+    if how == "iterated":
+        for event in stream:
+            if event.name == "recovering":
+                assert len([r for r in fake.requests if r[0] == "GET"]) == 0  # the loop body runs before the polling
+    else:
+        stream.until_done()
+    assert polls_when_recovering == [0] and stream.recovered and stream.finished
+    assert len([r for r in fake.requests if r[0] == "GET"]) == 1
+
+
 @pytest.mark.parametrize("status", ["completed", "cancelled", "failed", "incomplete"])
 def test_a_recovered_response_finishes_its_text_whatever_its_status(status):
     # The polled response has no output: the streamed message is kept, and
