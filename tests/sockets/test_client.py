@@ -473,3 +473,77 @@ def test_recovery_refuses_a_list_it_cannot_page_through():
         with pytest.raises(assistant_stream.ProtocolError, match="expected a list of objects"):
             stream.until_done()
         assert stream.closed
+
+
+# Error answers of every shape: the class goes by the status alone, the message is the best the body offers.
+@pytest.mark.parametrize(
+    "status, cls, body, shown",
+    [
+        (400, assistant_stream.BadRequestError, {"detail": "no error key here"}, '{"detail": "no error key here"}'),
+        (400, assistant_stream.BadRequestError, {"message": "a bare message"}, "a bare message"),
+        (404, assistant_stream.NotFoundError, ["first", {"error": "in a list"}], '["first", {"error": "in a list"}]'),
+        (422, assistant_stream.UnprocessableEntityError, "just a string", '"just a string"'),
+        (401, assistant_stream.AuthenticationError, {"error": "a string, not an object"}, '{"error": "a string, not an object"}'),
+        (429, assistant_stream.RateLimitError, {"error": {"message": {"nested": ["deep"]}}}, "{'nested': ['deep']}"),
+        (500, assistant_stream.InternalServerError, {"error": {"message": ""}, "message": "the outer one"}, "the outer one"),
+        (402, assistant_stream.APIStatusError, {"error": {"message": "Pay first."}}, "Pay first."),
+        (418, assistant_stream.APIStatusError, {"error": {"code": "teapot"}}, '{"error": {"code": "teapot"}}'),
+        (451, assistant_stream.APIStatusError, "Unavailable For Legal Reasons", '"Unavailable For Legal Reasons"'),
+    ],
+)
+def test_error_bodies_of_every_shape_get_their_class_and_a_readable_message(api, client, status, cls, body, shown):
+    text = json.dumps(body)
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", body=text, status=status, content_type="application/json")
+    with pytest.raises(cls) as info:
+        client.stream_run("thread_1", assistant_id="asst_1")
+    error = info.value
+    assert type(error) is cls and error.status_code == status
+    assert error.body == body  # the JSON, whatever its shape
+    assert str(error).startswith("%d " % status) and str(error).endswith(": " + shown)
+
+
+@pytest.mark.parametrize("status, attempts", [(402, 1), (418, 1), (451, 1), (400, 1), (408, 3), (409, 3), (429, 3), (500, 3), (599, 3)])
+def test_only_408_409_429_and_5xx_are_retried_whatever_the_body(api, status, attempts):
+    for _ in range(3):
+        api.add(
+            responses.POST, BASE + "/threads/thread_1/runs", body='["no", "error", "object"]', status=status, headers={"Retry-After": "0"}
+        )
+    client = assistant_stream.Client(api_key=API_KEY, base_url=BASE, max_retries=2)
+    with pytest.raises(assistant_stream.APIStatusError) as info:
+        client.stream_run("thread_1", assistant_id="asst_1")
+    assert info.value.status_code == status and len(api.calls) == attempts
+    api.assert_all_requests_are_fired = False
+
+
+@pytest.mark.parametrize("status, cls", [s for s in STATUS_ERRORS if s[0] != 503])
+def test_a_client_with_only_a_credential_header_gets_the_status_errors_redacted(api, monkeypatch, status, cls):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    azure_key = "azure-key-0123456789abcdef"
+    body = {"error": {"message": "Refused api-key %s." % azure_key}}
+    api.add(responses.POST, BASE + "/threads/thread_1/runs", json=body, status=status, headers={"x-request-id": "req_" + azure_key})
+    client = assistant_stream.Client(base_url=BASE, max_retries=0, default_headers={"api-key": azure_key})
+    with pytest.raises(cls) as info:
+        client.stream_run("thread_1", assistant_id="asst_1")
+    error = info.value
+    assert type(error) is cls and error.status_code == status
+    assert error.body == {"error": {"message": "Refused api-key <api key>."}} and error.request_id == "req_<api key>"
+    assert "Refused api-key <api key>." in str(error) and azure_key not in str(error) + repr(error)
+    assert api.calls[0].request.headers["api-key"] == azure_key and "Authorization" not in api.calls[0].request.headers
+
+
+def test_a_client_with_only_a_credential_header_records_with_it_redacted(api, monkeypatch, tmp_path):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    azure_key = "azure-key-0123456789abcdef"
+    echoed = dict(RUN, instructions="You sent %s." % azure_key)
+    api.add(
+        responses.POST,
+        BASE + "/threads/thread_1/runs",
+        body=sse("thread.run.completed", echoed) + sse("done", "[DONE]"),
+        content_type="text/event-stream",
+    )
+    client = assistant_stream.Client(base_url=BASE, max_retries=0, default_headers={"api-key": azure_key})
+    path = tmp_path / "run.sse"
+    assert client.stream_run("thread_1", assistant_id="asst_1", record=str(path)).until_done()["instructions"] == "You sent %s." % azure_key
+    recorded = path.read_bytes()
+    assert azure_key.encode() not in recorded and b"You sent <api key>." in recorded
+    assert assistant_stream.replay(str(path)).until_done()["instructions"] == "You sent <api key>."

@@ -96,6 +96,43 @@ def test_compressed_bodies_decode_in_pieces(encoding):
         assert stream.until_done()["status"] == "completed"
 
 
+@pytest.mark.parametrize("damage", ["garbage", "flipped"])
+def test_a_compressed_body_that_breaks_mid_stream_is_a_protocol_error_after_its_events(damage):
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+    delta = {"id": "msg_1", "delta": {"content": [{"index": 0, "type": "text", "text": {"value": "Hello"}}]}}
+    first = packer.compress(sse("thread.run.in_progress", RUN) + sse("thread.message.delta", delta)) + packer.flush(zlib.Z_SYNC_FLUSH)
+    rest = packer.compress(sse("thread.run.completed", dict(RUN, status="completed")) + sse("done", "[DONE]")) + packer.flush()
+    broken = b"\xff" * 32 if damage == "garbage" else bytes(b ^ 0x5A for b in rest)  # an invalid block, or the rest mangled
+    headers = {"Content-Type": "text/event-stream", "Content-Encoding": "gzip"}
+    with ScriptedServer([first, 0.05, broken], headers=headers) as server:
+        stream = client_of(server).stream_run("thread_1", assistant_id="asst_1")
+        names = []
+        with pytest.raises(assistant_stream.ProtocolError, match="the body could not be decoded"):
+            for event in stream:
+                names.append(event.name)
+        assert server.wait_closed().client_closed
+    assert names == ["thread.run.in_progress", "thread.message.delta", "text.created", "text.delta"]
+    assert stream.text == "Hello" and stream.status == "in_progress"
+
+
+def test_an_error_answer_whose_gzip_is_broken_keeps_its_class_and_is_retried_as_a_5xx():
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip", "Retry-After": "0"}
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+    body = packer.compress(b'{"error": {"message": "Overloaded."}}') + packer.flush(zlib.Z_SYNC_FLUSH) + b"\xff" * 16  # an invalid block
+    with ScriptedServer([body], status=500, headers=headers, framing="length") as server:
+        with pytest.raises(assistant_stream.InternalServerError) as info:
+            client_of(server, max_retries=1).stream_run("thread_1", assistant_id="asst_1")
+        assert len(server.connections) == 2  # a 5xx: retried once, then raised
+    error = info.value
+    assert error.status_code == 500 and "<unreadable: ProtocolError('the body could not be decoded" in error.body
+    assert str(error).startswith("500 Scripted from POST ") and "unreadable" in str(error)
+    with ScriptedServer([body], status=451, headers=headers, framing="length") as server:
+        with pytest.raises(assistant_stream.APIStatusError) as info:
+            client_of(server, max_retries=1).stream_run("thread_1", assistant_id="asst_1")
+        assert len(server.connections) == 1  # a 4xx outside 408, 409, 429: not retried
+    assert type(info.value) is assistant_stream.APIStatusError and info.value.status_code == 451
+
+
 def test_an_encoding_that_was_not_asked_for_is_a_protocol_error():
     with ScriptedServer([b"whatever"], headers={"Content-Type": "text/event-stream", "Content-Encoding": "br"}) as server:
         client = client_of(server)

@@ -731,3 +731,167 @@ def test_the_text_delta_shortcut_does_what_the_general_path_does(monkeypatch):
     accumulator = _RunAccumulator()
     feed(accumulator, sse("thread.message.created", message()), delta(text(0, "a")))
     assert general({"content": [text(0, "b")]}, accumulator.messages_by_id["msg_1"], accumulator.derived.parts, "msg_1") is not None
+
+
+# -- issue #17: behaviours pinned one by one ---------------------------------------------
+
+CITATION = {"type": "file_citation", "text": "[1]", "file_citation": {"file_id": "file-1"}, "start_index": 5, "end_index": 8}
+URL_CITATION = {"type": "url_citation", "url": "https://x.test", "title": "X", "start_index": 0, "end_index": 5}
+OUTPUT_ITEM = {"id": "msg_1", "type": "message", "role": "assistant", "status": "in_progress", "content": []}
+CITED_PART = {"type": "output_text", "text": "Hello", "annotations": [URL_CITATION]}
+CITED = {
+    "run-streamed": (
+        _RunAccumulator,
+        [
+            sse("thread.message.created", message()),
+            delta(text(0, "Hello")),
+            delta(text(0, "[1]", [dict(CITATION, index=0)])),
+            sse(
+                "thread.message.completed",
+                message("completed", [{"type": "text", "text": {"value": "Hello[1]", "annotations": [CITATION]}}]),
+            ),
+        ],
+        {"value": "Hello[1]", "annotations": [CITATION]},
+    ),
+    "run-whole": (
+        _RunAccumulator,
+        [
+            sse(
+                "thread.message.completed",
+                message("completed", [{"type": "text", "text": {"value": "Hello[1]", "annotations": [CITATION]}}]),
+            )
+        ],
+        {"value": "Hello[1]", "annotations": [CITATION]},
+    ),
+    "response-streamed": (
+        _ResponseAccumulator,
+        [
+            event("response.output_item.added", output_index=0, item=OUTPUT_ITEM),
+            event(
+                "response.content_part.added",
+                item_id="msg_1",
+                output_index=0,
+                content_index=0,
+                part=dict(CITED_PART, text="", annotations=[]),
+            ),
+            event("response.output_text.delta", item_id="msg_1", output_index=0, content_index=0, delta="Hello"),
+            event(
+                "response.output_text.annotation.added",
+                item_id="msg_1",
+                output_index=0,
+                content_index=0,
+                annotation_index=0,
+                annotation=URL_CITATION,
+            ),
+            event("response.output_text.done", item_id="msg_1", output_index=0, content_index=0, text="Hello"),
+            event("response.output_item.done", output_index=0, item=dict(OUTPUT_ITEM, status="completed", content=[CITED_PART])),
+        ],
+        CITED_PART,
+    ),
+    "response-whole": (
+        _ResponseAccumulator,
+        [event("response.output_item.done", output_index=0, item=dict(OUTPUT_ITEM, status="completed", content=[CITED_PART]))],
+        CITED_PART,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CITED))
+def test_text_done_shows_the_whole_part_with_its_annotations(case):
+    accumulator, bodies, part = CITED[case]
+    emissions = feed(accumulator(), *bodies)
+    done = [e for e in emissions if e[0] == "text.done"]
+    assert len(done) == 1 and done[0][3] == part
+
+
+def test_parallel_calls_are_done_and_kept_each_with_its_own_name_and_arguments():
+    weather = {"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}', "output": None}}
+    clock = {"id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": '{"zone": "CET"}', "output": None}}
+    acc = _RunAccumulator()
+    emissions = feed(
+        acc,
+        sse("thread.run.step.created", step()),
+        step_delta({"index": 0, "id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": ""}}),
+        step_delta({"index": 1, "id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": '{"zone"'}}),
+        step_delta({"index": 0, "type": "function", "function": {"arguments": '{"city": "Oslo"}'}}),
+        step_delta({"index": 1, "type": "function", "function": {"arguments": ': "CET"}'}}),
+        sse("thread.run.step.completed", step("completed", [weather, clock])),
+    )
+    created = {e[3]["id"]: e[3]["function"]["name"] for e in emissions if e[0] == "tool_call.created"}
+    assert created == {"call_a": "get_weather", "call_b": "get_time"}
+    done = [e[3] for e in emissions if e[0] == "tool_call.done"]
+    assert done == [weather, clock]
+    assert acc.steps()[0]["step_details"]["tool_calls"] == [weather, clock]
+
+
+def test_parallel_response_calls_are_done_each_with_its_own_name_and_arguments():
+    weather = dict(FUNCTION_CALL, id="fc_a", call_id="call_a")
+    clock = dict(FUNCTION_CALL, id="fc_b", call_id="call_b", name="get_time", arguments='{"zone": "CET"}')
+    acc = _ResponseAccumulator()
+    emissions = feed(
+        acc,
+        event("response.created", response=response()),
+        event("response.output_item.added", output_index=0, item=dict(weather, status="in_progress", arguments="")),
+        event("response.output_item.added", output_index=1, item=dict(clock, status="in_progress", arguments="")),
+        event("response.function_call_arguments.delta", item_id="fc_b", output_index=1, delta='{"zone": "CET"}'),
+        event("response.function_call_arguments.delta", item_id="fc_a", output_index=0, delta='{"city": "Oslo"}'),
+        event("response.output_item.done", output_index=1, item=clock),
+        event("response.output_item.done", output_index=0, item=weather),
+        event("response.completed", response=response("completed", [weather, clock])),
+    )
+    done = {e[3]["call_id"]: (e[3]["name"], e[3]["arguments"]) for e in emissions if e[0] == "tool_call.done"}
+    assert done == {"call_a": ("get_weather", '{"city": "Oslo"}'), "call_b": ("get_time", '{"zone": "CET"}')}
+    assert [e[0] for e in emissions].count("tool_call.done") == 2 and acc.final()["output"] == [weather, clock]
+
+
+def test_a_final_output_reordered_around_an_item_without_an_id_repeats_nothing():
+    item = {"type": "message", "role": "assistant", "status": "in_progress", "content": []}
+    done = dict(item, status="completed", content=[{"type": "output_text", "text": "Hello", "annotations": []}])
+    acc = _ResponseAccumulator()
+    emissions = feed(
+        acc,
+        event("response.created", response=response()),
+        event("response.output_item.added", output_index=0, item=item),
+        event("response.output_text.delta", output_index=0, content_index=0, delta="Hello"),
+        event("response.output_item.added", output_index=1, item=dict(FUNCTION_CALL, status="in_progress", arguments="")),
+        event("response.function_call_arguments.delta", item_id="fc_1", output_index=1, delta='{"city": "Oslo"}'),
+        event("response.completed", response=response("completed", [FUNCTION_CALL, done])),  # the two swapped
+    )
+    assert derived(emissions) == [
+        ("text.created", "Hello"),
+        ("text.delta", "Hello"),
+        ("tool_call.created", None),
+        ("tool_call.delta", None),
+        ("tool_call.done", None),
+        ("text.done", "Hello"),
+    ]
+    assert acc.text() == "Hello" and acc.final()["output"] == [FUNCTION_CALL, done]
+
+
+@pytest.mark.parametrize(
+    "created", [(), ({"type": "image_file", "image_file": {"file_id": "file-1"}},)], ids=["in-completed", "in-created"]
+)
+def test_an_image_that_arrives_whole_is_done_and_a_refusal_never_is(created):
+    image = {"type": "image_file", "image_file": {"file_id": "file-1"}}
+    refusal = {"type": "refusal", "refusal": "I can't help with that."}
+    emissions = feed(
+        _RunAccumulator(),
+        sse("thread.message.created", message(content=created)),
+        delta({"index": 1, "type": "refusal", "refusal": "No"}),
+        sse("thread.message.completed", message("completed", [image, refusal, refusal])),
+    )
+    images = [e for e in emissions if e[0] == "image_file.done"]
+    assert len(images) == 1 and images[0][3] == image
+
+
+@pytest.mark.parametrize("status", ["completed", "failed", "cancelled", "expired"])
+def test_a_step_that_ends_in_any_status_is_done_with_its_calls(status):
+    call = {"id": "call_1", "type": "code_interpreter", "code_interpreter": {"input": "1+1", "outputs": []}}
+    emissions = feed(
+        _RunAccumulator(),
+        sse("thread.run.step.created", step()),
+        step_delta({"index": 0, "id": "call_1", "type": "code_interpreter", "code_interpreter": {"input": "1+1"}}),
+        sse("thread.run.step." + status, step(status, [call])),
+    )
+    done = [e for e in emissions if e[0] == "tool_call.done"]
+    assert len(done) == 1 and done[0][3] == call

@@ -154,3 +154,9 @@ def test_tools_that_match_their_schema_or_have_none_are_not_refused():
         mock.add(responses.POST, "http://127.0.0.1:9/v1/threads/thread_1/runs", status=400, json={"error": {"message": "sent"}})
         with pytest.raises(assistant_stream.BadRequestError, match="sent"):  # the check passed: the request went out
             client.stream_run("thread_1", assistant_id="asst_1", handlers=handlers, tools=tools)
+
+
+def test_an_event_shows_its_name_and_the_start_of_its_text():
+    event = assistant_stream.Event("text.delta", {}, None, "x" * 50, None)
+    assert repr(event) == "<Event text.delta %r>" % ("x" * 40)
+    assert repr(assistant_stream.Event("thread.run.created", {}, None, None, None)) == "<Event thread.run.created>"

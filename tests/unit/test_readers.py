@@ -160,3 +160,49 @@ def test_a_chunk_size_line_of_the_limit_and_one_byte_more():
     assert dechunk(b"5" + b" " * 1021 + b"\r\nhello\r\n0\r\n\r\n")[0] == b"hello"  # 1024 bytes in all
     with pytest.raises(assistant_stream.ProtocolError, match="longer than 1024"):
         dechunk(b"5" + b" " * 1022 + b"\r\nhello\r\n0\r\n\r\n")
+
+
+SECRET = "sk-0123456789abcdef0123"
+ECHOES = [
+    b'data: {"message": "your key sk-0123456789abcdef0123 was refused"}\n\n',
+    b"sk-0123456789abcdef0123 at the start, and at the end: sk-0123456789abcdef0123",
+    b"twice in a row: sk-0123456789abcdef0123sk-0123456789abcdef0123\n",
+]
+
+
+def recorded(pieces, secrets=(SECRET,)):
+    sink = io.BytesIO()
+    recording = _Recording(sink, lambda: list(secrets))
+    for piece in pieces:
+        recording.write(piece)
+    recording.close()
+    return sink.getvalue()
+
+
+@pytest.mark.parametrize("body", ECHOES, ids=["middle", "ends", "twice"])
+def test_an_echoed_secret_is_redacted_wherever_two_writes_split_it(body):
+    expected = body.replace(SECRET.encode(), b"<api key>")
+    assert SECRET.encode() not in expected
+    for cut in range(len(body) + 1):
+        assert recorded([body[:cut], body[cut:]]) == expected, cut
+
+
+@pytest.mark.parametrize("body", ECHOES, ids=["middle", "ends", "twice"])
+def test_an_echoed_secret_split_across_three_writes_is_redacted(body):
+    expected = body.replace(SECRET.encode(), b"<api key>")
+    start = body.index(SECRET.encode())
+    span = range(max(0, start - 2), min(len(body), start + len(SECRET) + 2) + 1)
+    for first in span:
+        for second in span:
+            if first <= second:
+                assert recorded([body[:first], body[first:second], body[second:]]) == expected, (first, second)
+
+
+def test_a_long_and_a_short_secret_are_both_redacted_at_every_split():
+    # the hold is as long as the longest secret: a shorter one split near the end is caught too
+    azure = "azure-key-0123456789abcdef0123456789"
+    body = b"key %s header %s end" % (SECRET.encode(), azure.encode())
+    expected = b"key <api key> header <api key> end"
+    for cut in range(len(body) + 1):
+        assert recorded([body[:cut], body[cut:]], secrets=(SECRET, azure)) == expected, cut
+    assert recorded([body[i : i + 1] for i in range(len(body))], secrets=(SECRET, azure)) == expected

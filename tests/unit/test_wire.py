@@ -309,6 +309,16 @@ def test_an_event_with_too_many_lines_raises():
         assistant_stream.replay(body).until_done()
 
 
+def test_an_event_of_a_thousand_lines_is_taken_and_one_more_is_not():
+    # The limit, exactly: 1000 lines (the event line and 999 data lines) pass; 1001 do not.
+    def run_of(lines):  # an event of this many lines (one any data may come in), then a whole run
+        return b"event: vendor.notes\n" + b"data: x\n" * (lines - 1) + b"\n" + sse("thread.run.created", RUN) + FINISHED
+
+    assert assistant_stream.replay(run_of(1000)).until_done()["status"] == "completed"
+    with pytest.raises(assistant_stream.ProtocolError, match="more than 1000 lines"):
+        assistant_stream.replay(run_of(1001)).until_done()
+
+
 def test_data_on_several_lines_is_joined_with_newlines():
     body = b'event: thread.run.in_progress\ndata: {"id": "run_1",\ndata:  "status": "in_progress"}\n\n' + FINISHED
     events = list(assistant_stream.replay(body))
