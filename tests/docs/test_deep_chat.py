@@ -1,5 +1,7 @@
-"""End to end in a real browser: Deep Chat, the gevent WSGI relay (run as a
-script, and under gunicorn -k gevent), the emulator.
+"""End to end in a real browser: Deep Chat (2.4.2, and 1.4.11 on the page for
+1.x), the gevent WSGI relay (run as a script, and under gunicorn -k gevent)
+relaying runs, responses and chat completions, the emulator (dropping the
+connection mid-answer when the relay's metadata says so).
 
 Needs Debian's chromium, Playwright from PyPI (no browser download) and the
 deep-chat package (npm ci in examples/deep_chat); the gunicorn test needs
@@ -30,11 +32,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import API_KEY, ROOT
-from emulator import Emulator
+from emulator import Emulator, steer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 APP = ROOT / "examples" / "deep_chat"
 BUNDLE = APP / "node_modules" / "deep-chat" / "dist" / "deepChat.bundle.js"
+BUNDLE_V1 = APP / "node_modules" / "deep-chat-v1" / "dist" / "deepChat.bundle.js"
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -46,6 +49,8 @@ FLAGS = [
 ]
 # What the user reads when the upstream fails (the relay's words).
 UNAVAILABLE = "The assistant is unavailable right now. Please try again."
+UNFINISHED = "The assistant could not finish this answer. Please try again."
+RECONNECTING = "Reconnecting…"
 BUSY = "The assistant is busy right now. Please try again in a minute."
 WAIT = "Please wait until the answer to your previous message is complete."
 CLASS_NAME = re.compile(r"[A-Z][A-Za-z]*(Error|Exception)\b|Traceback")
@@ -59,7 +64,7 @@ def missing():
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "Playwright is not installed (pip install playwright)"
-    if not BUNDLE.exists():
+    if not BUNDLE.exists() or not BUNDLE_V1.exists():
         return "deep-chat is not installed (cd examples/deep_chat && npm ci)"
     return None
 
@@ -95,9 +100,10 @@ def local(url):
     return parts.scheme in ("data", "blob", "about") or parts.hostname == "127.0.0.1"
 
 
-def open_page(browser, address, outside):
-    """The chat page in a new browser session (its own cookies): any request
-    not to 127.0.0.1 is blocked and goes into ``outside``."""
+def open_page(browser, address, outside, version="2"):
+    """The chat page (for Deep Chat ``version``: "2" or "1") in a new browser
+    session (its own cookies): any request not to 127.0.0.1 is blocked and
+    goes into ``outside``."""
     context = browser.new_context(viewport={"width": 1000, "height": 640})
 
     def block(route):
@@ -108,15 +114,17 @@ def open_page(browser, address, outside):
     context.on("request", lambda request: None if local(request.url) else outside.append(request.url))
     page = context.new_page()
     page.on("websocket", lambda ws: None if local(ws.url) else outside.append(ws.url))
-    page.goto("http://%s/" % address)
+    page.goto("http://%s/%s" % (address, "?deep-chat=1" if version == "1" else ""))
     page.wait_for_selector("deep-chat #text-input")
     return page
 
 
 def idle(page):
     """Wait until the last answer is over: Deep Chat takes the next message (its submit
-    button is back, disabled while the input is empty; not loading, not stop)."""
-    page.locator("deep-chat #input .inside-end.disabled-button").wait_for(state="attached", timeout=20000)
+    button is back, disabled while the input is empty; not loading, not stop): inside-end
+    in Deep Chat 2.x, inside-right in 1.x."""
+    button = "deep-chat #input .inside-end.disabled-button, deep-chat #input .inside-right.disabled-button"
+    page.locator(button).wait_for(state="attached", timeout=20000)
 
 
 def send(page, text):
@@ -184,7 +192,7 @@ def session_cookie(page):
 
 
 class Relay(NamedTuple):
-    mode: str
+    mode: str  # runs, responses or chat
     emulator: Any  # in this process: what it was asked
     process: Any
     output: Output  # stdout and stderr
@@ -198,14 +206,23 @@ class Served(NamedTuple):
     address: str
 
 
+API = {  # how the relay is told to relay each API (chat: the short form)
+    "runs": ["--assistant", "asst_deep_chat"],
+    "responses": ["--api", "responses", "--model", "emulator-1"],
+    "agent": ["--api", "responses", "--agent", "deep-chat-agent"],
+    "chat": ["--chat", "emulator-1"],
+}
+
+
 @contextlib.contextmanager
-def running_relay(mode, **settings):
+def running_relay(mode, metadata=None, **settings):
     """The relay, run as a script, from the emulator (in this process, to see
-    what it was asked); ``settings``: more environment variables."""
+    what it was asked); ``metadata``: the emulator's switches for every
+    request (steer(...)); ``settings``: more environment variables."""
     emulator = Emulator(api_key=API_KEY, delay=0.05).start()
     env = dict(os.environ, OPENAI_API_KEY=API_KEY, PYTHONPATH=str(ROOT), **settings)
-    chat = ["--chat", "emulator-1"] if mode == "chat" else []
-    command = [sys.executable, str(APP / "app.py"), "--port", "0", "--base-url", emulator.base_url, *chat]
+    steered = ["--metadata", json.dumps(metadata)] if metadata else []
+    command = [sys.executable, str(APP / "app.py"), "--port", "0", "--base-url", emulator.base_url, *API[mode], *steered]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     output = Output(process.stdout)
     try:
@@ -220,7 +237,7 @@ def running_relay(mode, **settings):
         emulator.stop()
 
 
-@pytest.fixture(params=["runs", "chat"])
+@pytest.fixture(params=["runs", "responses", "chat"])
 def relay(request):
     require(missing())
     with running_relay(request.param) as relay:
@@ -253,6 +270,12 @@ def test_two_turns_stream_and_remember_each_other(browser, relay, shots):
             ("user", "What did I ask first?"),
             ("assistant", second),
         ]
+    elif relay.mode == "responses":  # the second continues the first
+        assert [call.path for call in posts] == ["/v1/responses"] * 2
+        assert [call.body["model"] for call in posts] == ["emulator-1"] * 2
+        assert "previous_response_id" not in posts[0].body
+        assert posts[1].body["previous_response_id"] in relay.emulator.state.responses
+        assert posts[1].body["input"] == [{"role": "user", "content": "What did I ask first?"}]
     else:
         assert [call.path for call in posts] == ["/v1/chat/completions"] * 2
         assert posts[1].body["messages"] == [
@@ -270,6 +293,8 @@ def test_two_turns_stream_and_remember_each_other(browser, relay, shots):
     third = [call for call in relay.emulator.calls if call.method == "POST"][2]
     if relay.mode == "runs":
         assert third.path == "/v1/threads/runs" and len(relay.emulator.state.threads) == 2
+    elif relay.mode == "responses":
+        assert "previous_response_id" not in third.body
     else:
         assert third.body["messages"] == [{"role": "user", "content": "Who are you?"}]
     assert outside == [], "the page loaded things from elsewhere"
@@ -298,6 +323,101 @@ def test_a_failing_upstream_shows_the_user_a_sentence_and_logs_the_error(browser
     assert not CLASS_NAME.search(shown), shown
     assert "fire" not in shown and "Rate limit" not in shown  # nor the upstream's words
     assert outside == []
+
+
+QUESTION = "Does the answer survive a dropped connection?"
+ANSWER = "Hello from the emulator! You said: " + QUESTION
+CUT = steer(drop=12, finish_after=1.5)  # the stream cut mid-answer; the run (or response) finishes 1.5 s later
+
+
+def watch(page, before, until, shoot=None, timeout=30.0):
+    """What the page showed, tick by tick, until ``until(answer, status,
+    errors)``: the last answer as it grew, the status line as it changed;
+    ``shoot(status)`` is called at each new status (to take a screenshot)."""
+    seen: List[str] = []
+    statuses: List[str] = [""]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = page.locator("#status").inner_text()
+        shown = answers(page)
+        current = shown[-1] if len(shown) > before else ""
+        errors = page.locator("deep-chat .error-message-text").all_inner_texts()
+        if current and (not seen or current != seen[-1]):
+            seen.append(current)
+        if status != statuses[-1]:
+            statuses.append(status)
+            if shoot:
+                shoot(status)
+        if until(current, status, errors):
+            return seen, statuses, errors
+        time.sleep(0.02)
+    raise AssertionError("the page never got there: %r %r" % (seen, statuses))
+
+
+@pytest.mark.parametrize("mode, version", [("runs", "2"), ("responses", "2"), ("runs", "1"), ("agent", "1")])
+def test_an_answer_cut_off_mid_way_is_recovered_each_word_once(browser, mode, version, shots):
+    require(missing())
+    with running_relay(mode, CUT) as relay:
+        outside: List[str] = []
+        page = open_page(browser, relay.address, outside, version)
+        before = len(answers(page))
+        name = "deep_chat_v%s_%s_recover" % (version, mode)
+        shoot = lambda status: status and page.screenshot(path=str(shots / (name + "_reconnecting.png")))  # noqa: E731
+        send(page, QUESTION)
+        seen, statuses, errors = watch(page, before, lambda answer, status, errors: answer == ANSWER and not status, shoot)
+        assert statuses == ["", RECONNECTING, ""], statuses  # shown while recovering, then cleared
+        assert (shots / (name + "_reconnecting.png")).exists()
+        assert len(seen) >= 3 and all(ANSWER.startswith(part) for part in seen), seen  # it grew, no word twice
+        relay.output.wait_for("connection lost: recovering")
+        idle(page)
+        page.screenshot(path=str(shots / (name + "_recovered.png")))
+        assert answers(page)[before:] == [ANSWER] and errors == []
+
+        # The answer was asked for once, and fetched by polling: nothing was started twice.
+        posts = [call.path for call in relay.emulator.calls if call.method == "POST"]
+        assert posts == (["/v1/threads/runs"] if mode == "runs" else ["/v1/responses"])
+        assert any(call.method == "GET" for call in relay.emulator.calls)
+        if mode == "agent":
+            (call,) = [call for call in relay.emulator.calls if call.method == "POST"]
+            assert call.body["agent"] == {"type": "agent_reference", "name": "deep-chat-agent"} and "model" not in call.body
+
+        # The conversation goes on from the recovered answer.
+        second = "Hello from the emulator! You said: And then?"
+        ask(page, "And then?", second)
+        if mode == "runs":
+            (thread_id,) = relay.emulator.state.threads
+            assert message_texts(relay.emulator, thread_id)[:2] == [("user", QUESTION), ("assistant", ANSWER)]
+        else:
+            first, then = [call for call in relay.emulator.calls if call.method == "POST"]
+            assert then.body["previous_response_id"] in relay.emulator.state.responses
+        assert outside == []
+
+
+@pytest.mark.parametrize("mode, version", [("runs", "2"), ("chat", "2"), ("chat", "1")])
+def test_an_answer_that_cannot_be_recovered_keeps_its_text_and_says_so(browser, mode, version, shots):
+    """Runs: the stream is cut and the polling fails (500s); chat completions
+    keep nothing to poll: the text so far stays, and a sentence follows."""
+    require(missing())
+    with running_relay(mode, CUT) as relay:
+        if mode == "runs":
+            relay.emulator.check = lambda handler, call: (
+                (500, "server_error", "The engine room is on fire.") if call.method == "GET" else None
+            )
+        outside: List[str] = []
+        page = open_page(browser, relay.address, outside, version)
+        before = len(answers(page))
+        send(page, QUESTION)
+        seen, statuses, errors = watch(page, before, lambda answer, status, errors: bool(errors) and not status)
+        assert errors == [UNAVAILABLE if mode == "runs" else UNFINISHED]
+        assert statuses == (["", RECONNECTING, ""] if mode == "runs" else [""]), statuses
+        idle(page)
+        page.screenshot(path=str(shots / ("deep_chat_v%s_%s_unrecoverable.png" % (version, mode))))
+        shown = [text for text in answers(page)[before:] if text not in errors]  # the text so far (then the error)
+        assert len(shown) == 1 and shown[0] != ANSWER and ANSWER.startswith(shown[0]) and len(shown[0]) > 10, shown
+        relay.output.wait_for("InternalServerError" if mode == "runs" else "IncompleteStreamError")
+        shown = page.locator("deep-chat #container").inner_text()
+        assert not CLASS_NAME.search(shown) and "fire" not in shown
+        assert outside == []
 
 
 def post(relay, text, cookie=None):
