@@ -330,3 +330,28 @@ def test_the_replay_speed_paces_in_real_time(tmp_path):
     start = time.monotonic()
     assert main(["replay", "--speed", "200", PLAIN]) == 0
     assert time.monotonic() - start >= open(PLAIN).read().count("\ndata:") / 200 * 0.9  # the events received
+
+
+@pytest.mark.parametrize("events", [False, True], ids=["text", "events"])
+def test_every_fragment_reaches_a_pipe_as_it_arrives(events):
+    # Not left in a block buffer until the end: stdout to a pipe is buffered unless
+    # flushed, and PYTHONUNBUFFERED (which a CI may set) would hide a missing flush.
+    from emulator import Emulator
+
+    with Emulator(api_key=API_KEY, delay=0.15) as slow:
+        env = {key: value for key, value in os.environ.items() if key not in ("PYTHONUNBUFFERED", "OPENAI_BASE_URL")}
+        env.update(PYTHONPATH=str(ROOT), OPENAI_API_KEY=API_KEY)
+        command = [sys.executable, "-m", "assistant_stream", "run", "--chat", "--model", "m", "--message", "one two three four"]
+        command += ["--base-url", slow.base_url] + (["--events"] if events else [])
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        started = time.monotonic()
+        first = process.stdout.read(1)  # blocks until the first byte reaches the pipe
+        first_at = time.monotonic() - started
+        rest = process.stdout.read()
+        process.wait(timeout=30)
+        ended_at = time.monotonic() - started
+    assert process.returncode == 0 and first
+    # the body takes 10 events x 0.15 s: the first byte comes out well before the end
+    assert ended_at - first_at > 0.8, (first_at, ended_at)
+    text = (first + rest).decode()
+    assert ("chat.completion.chunk" in text) if events else text == "Hello from the emulator! You said: one two three four\n"
