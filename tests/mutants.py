@@ -17,8 +17,11 @@ score per section, then every surviving mutant with its line, for review: a
 survivor either changes nothing a user can observe (an equivalent mutant:
 say why) or shows a behaviour no test pins (write the test).
 
-The default tests are the fast layers (unit, stream, corpus, about 10 s per
-mutant); --tests tests runs them all (about 90 s per mutant).
+By default each section's mutants meet the fast layers (unit, stream,
+corpus) and the tests of that section's own concern (the Client's meet the
+socket tests, the command line's its tests): about 10 to 40 s per mutant.
+--tests PATH ... runs those for every section (--tests tests: all of them,
+about 90 s per mutant).
 """
 
 import argparse
@@ -50,6 +53,16 @@ FLIPPED = {
 }
 
 Mutant = Tuple[str, int, int, int, int, str]  # kind, line, column, end line, end column, replacement
+
+FAST = ["tests/unit", "tests/stream", "tests/corpus"]
+CONCERNS = {  # the tests of each section's own concern, beyond the fast layers
+    "Wire": ["tests/sockets/test_hostile.py", "tests/sockets/test_faults.py", "tests/sockets/test_streaming.py"],
+    "Stream": ["tests/sockets/test_keep_alive.py", "tests/sockets/test_interruption.py", "tests/sockets/test_run_lifecycle.py"],
+    "Exceptions": ["tests/sockets/test_client.py"],
+    "Handlers": ["tests/sockets/test_run_lifecycle.py", "tests/sockets/test_response_lifecycle.py"],
+    "Client": ["tests/sockets"],
+    "Command line": ["tests/docs/test_cli.py"],
+}
 
 
 def sections(source: str) -> List[Tuple[int, str]]:
@@ -126,7 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-section", type=int, default=8)
     parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--tests", nargs="*", default=["tests/unit", "tests/stream", "tests/corpus"])
+    parser.add_argument("--tests", nargs="*", help="the tests every mutant meets (default: the fast layers and its section's)")
     parser.add_argument("--section", nargs="*", help="only these sections (titles as printed)")
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
@@ -145,7 +158,7 @@ def main() -> None:
         sample = rng.sample(found, min(args.per_section, len(found)))
         caught = tried = 0
         for mutant in sample:
-            verdict = killed(apply(source, mutant), args.tests, args.timeout)
+            verdict = killed(apply(source, mutant), args.tests or FAST + CONCERNS.get(name, []), args.timeout)
             if verdict is None:
                 continue
             tried += 1

@@ -9,6 +9,8 @@ import time
 import pytest
 
 import assistant_stream
+import servers
+from conftest import API_KEY, RUN, sse
 from emulator import steer
 
 HI = [{"role": "user", "content": "Hi"}]
@@ -84,3 +86,31 @@ def test_bodies_without_chunks_end_as_before(client, emulator, framing):
         assert len(set(used)) == 2
     else:  # a sized body read to its end gives its connection back
         assert len(set(used)) == 1
+
+
+def _ends_late(extra_after_done):
+    """An answer whose body has more after `done`, coming 10 ms later (a second
+    piece): then its last chunk."""
+    body = sse("thread.run.created", RUN) + sse("thread.run.completed", dict(RUN, status="completed")) + sse("done", "[DONE]")
+
+    def answer(conn, request):
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        conn.sendall(head + b"%x\r\n%s\r\n" % (len(body), body))
+        time.sleep(0.01)
+        conn.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(extra_after_done), extra_after_done))
+        return True  # kept alive
+
+    return answer
+
+
+@pytest.mark.parametrize("size, reused", [(64, True), (70_000, False)], ids=["a comment", "more than 64 KiB"])
+def test_what_follows_the_last_word_is_read_up_to_64_kib(size, reused):
+    # A few bytes after `done` (a comment, in a later piece) are read with the
+    # body's end, and the connection kept; more than 64 KiB are not waited
+    # through: the connection is closed.
+    extra = (b": " + b"x" * (size - 4) + b"\n\n")[:size]
+    with servers.RoutedServer({"/runs": _ends_late(extra)}) as server:
+        client = assistant_stream.Client(api_key=API_KEY, base_url=server.url, timeout=(5, 10), max_retries=0)
+        for _ in range(2):
+            assert client.stream_run("thread_1", assistant_id="asst_1").until_done()["status"] == "completed"
+        assert server.connections == (1 if reused else 2)

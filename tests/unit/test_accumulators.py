@@ -895,3 +895,11 @@ def test_a_step_that_ends_in_any_status_is_done_with_its_calls(status):
     )
     done = [e for e in emissions if e[0] == "tool_call.done"]
     assert len(done) == 1 and done[0][3] == call
+
+
+def test_a_message_delta_that_says_more_than_its_content_merges_it_all():
+    accumulator = _RunAccumulator()
+    extra = {"id": "msg_1", "object": "thread.message.delta", "delta": {"content": [text(0, " there")], "metadata": {"k": "v"}}}
+    feed(accumulator, sse("thread.message.created", message()), delta(text(0, "Hello")), sse("thread.message.delta", extra))
+    (merged,) = accumulator.messages()
+    assert merged["metadata"] == {"k": "v"} and merged["content"][0]["text"]["value"] == "Hello there"
