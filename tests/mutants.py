@@ -56,7 +56,12 @@ Mutant = Tuple[str, int, int, int, int, str]  # kind, line, column, end line, en
 
 FAST = ["tests/unit", "tests/stream", "tests/corpus"]
 CONCERNS = {  # the tests of each section's own concern, beyond the fast layers
-    "Wire": ["tests/sockets/test_hostile.py", "tests/sockets/test_faults.py", "tests/sockets/test_streaming.py"],
+    "Wire": [
+        "tests/sockets/test_hostile.py",
+        "tests/sockets/test_faults.py",
+        "tests/sockets/test_streaming.py",
+        "tests/sockets/test_keep_alive.py",
+    ],
     "Stream": ["tests/sockets/test_keep_alive.py", "tests/sockets/test_interruption.py", "tests/sockets/test_run_lifecycle.py"],
     "Exceptions": ["tests/sockets/test_client.py"],
     "Handlers": ["tests/sockets/test_run_lifecycle.py", "tests/sockets/test_response_lifecycle.py"],
