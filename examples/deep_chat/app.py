@@ -93,6 +93,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BUNDLES = {  # what /static/... serves: Deep Chat 2.x, and 1.x installed as deep-chat-v1
     "/static/deepChat.bundle.js": os.path.join(HERE, "node_modules", "deep-chat", "dist", "deepChat.bundle.js"),
     "/static/v1/deepChat.bundle.js": os.path.join(HERE, "node_modules", "deep-chat-v1", "dist", "deepChat.bundle.js"),
+    "/static/page.js": os.path.join(HERE, "page.js"),  # the pages' status line
 }
 PAGES = {"": "index.html", "1": "index_v1.html"}  # by ?deep-chat=: the page for each Deep Chat version
 APIS = ("runs", "responses", "chat")
