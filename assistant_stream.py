@@ -870,22 +870,22 @@ def _dechunked(reader: Any, raw: Any, body: Optional[_Body] = None) -> Iterator[
     with nothing after it, the body gives its connection back to urllib3's
     pool (``raw``)."""
     held = b""  # bytes read and not yet taken apart
-    state = [0, False]  # data bytes of the current chunk still to come; whether its CRLF is next
+    left, crlf = 0, False  # data bytes of the current chunk still to come; whether its CRLF is next
     while True:
         more = reader.read1(_READ_SIZE)
         if not more:
-            if state[0]:
+            if left:
                 raise IncompleteStreamError("the connection was lost in the middle of a chunk")
             raise IncompleteStreamError("the connection was lost before the body's last chunk")
         data: List[bytes] = []
         try:
-            held, ended = _chunks_in(held + more if held else more, state, data)
+            held, left, crlf, ended = _chunks_in(held + more if held else more, left, crlf, data)
         except ProtocolError:
             if data:
                 yield b"".join(data)  # what came before the fault
             raise
         if data:
-            yield b"".join(data) if len(data) > 1 else data[0]
+            yield b"".join(data)  # (one piece: itself, not a copy)
         if ended:
             _trailer(reader, raw, body, held)
             return
@@ -893,12 +893,12 @@ def _dechunked(reader: Any, raw: Any, body: Optional[_Body] = None) -> Iterator[
             return
 
 
-def _chunks_in(held: bytes, state: List[Any], data: List[bytes]) -> Tuple[bytes, bool]:
-    """Take the chunks in ``held`` apart: their data into ``data``; returns
-    what is left (an unfinished size line, or CRLF) and whether the last
-    chunk came (then what is left is the trailer).  ``state`` carries the
-    current chunk from one call to the next."""
-    left, crlf = state
+def _chunks_in(held: bytes, left: int, crlf: bool, data: List[bytes]) -> Tuple[bytes, int, bool, bool]:
+    """Take the chunks in ``held`` apart, the current one having ``left``
+    data bytes to come (then its CRLF, if ``crlf``): their data into
+    ``data``.  Returns what is left (an unfinished size line, or CRLF), the
+    current chunk's ``left`` and ``crlf``, and whether the last chunk came
+    (then what is left is the trailer)."""
     at = 0
     while True:
         if left:
@@ -928,10 +928,8 @@ def _chunks_in(held: bytes, state: List[Any], data: List[bytes]) -> Tuple[bytes,
         at = end + 1
         left = int(text, 16)
         if not left:
-            state[:] = [0, False]
-            return held[at:], True
-    state[:] = [left, crlf]
-    return held[at:], False
+            return held[at:], 0, False, True
+    return held[at:], left, crlf, False
 
 
 def _trailer(reader: Any, raw: Any, body: Optional[_Body], held: bytes) -> None:
@@ -1789,9 +1787,9 @@ class _RunAccumulator(_Accumulator):
 
 def _text_fragment(delta: JSON, message: JSON, parts: Dict[Any, bool], message_id: str) -> Optional[Tuple[JSON, JSON]]:
     """The usual message delta, appended: one text fragment (with no
-    annotation) for a text part already open, of a message not finished.  Returns the
-    part's text and the delta's item; None, having changed nothing, for any
-    other delta (the general path takes it)."""
+    annotation) for a text part already open, of a message not finished.
+    Returns the part's text and the delta's item; None, having changed
+    nothing, for any other delta (the general path takes it)."""
     items = delta.get("content")
     if len(delta) != 1 or type(items) is not list or len(items) != 1:
         return None
@@ -3804,13 +3802,13 @@ class Client:
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError("max_retries must be a whole number >= 0, not %r" % (max_retries,))
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL).rstrip("/")
-        if urlsplit(self.base_url).scheme.lower() not in ("http", "https") or not urlsplit(self.base_url).netloc:
+        parts = urlsplit(self.base_url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
             raise ValueError(
                 "the base URL %r is not an http:// or https:// URL (write it as http://%s)"
                 % (self.base_url, self.base_url.split("://")[-1])
             )
-        host = (urlsplit(self.base_url).hostname or "").lower()
-        self._azure = host.endswith(_AZURE_HOSTS)
+        self._azure = (parts.hostname or "").lower().endswith(_AZURE_HOSTS)
         self.organization = organization if organization is not None else os.environ.get("OPENAI_ORG_ID")
         self.project = project if project is not None else os.environ.get("OPENAI_PROJECT_ID")
         self.timeout = _checked_timeout(timeout)
@@ -4461,11 +4459,10 @@ _EXIT_CODES: List[Tuple[type, int]] = [
 def main(argv: Optional[List[str]] = None) -> int:
     """``assistant-stream run`` streams a run's text (``--responses``: a
     response's, ``--chat``: a chat completion's) to the terminal;
-    ``assistant-stream replay FILE`` plays a
-    recording (of a run, a response or a chat completion) back.  Returns the
-    exit code: 0 it completed, 1 it ended otherwise, 2 misuse, 3-8 an error
-    (see ``_EXIT_CODES``), 130 interrupted (Ctrl-C), 141 the output was
-    closed (``| head``)."""
+    ``assistant-stream replay FILE`` plays a recording (of a run, a response
+    or a chat completion) back.  Returns the exit code: 0 it completed, 1 it
+    ended otherwise, 2 misuse, 3-8 an error (see ``_EXIT_CODES``), 130
+    interrupted (Ctrl-C), 141 the output was closed (``| head``)."""
     import argparse  # only when run as a command
 
     parser = argparse.ArgumentParser(
