@@ -1408,11 +1408,12 @@ def _is_text(part: Any) -> bool:
 
 
 def _joined_text(messages: Iterable[JSON]) -> str:
-    """The text parts of the messages that are not the user's, joined."""
+    """The text parts of the assistant's messages (those that say no role
+    too), joined: a user's, a system's or a developer's are not its text."""
     return "".join(
         _text_of(part)
         for message in messages
-        if message.get("role") != "user" and type(message.get("content")) is list
+        if message.get("role") in (None, "assistant") and type(message.get("content")) is list
         for part in message["content"]
         if _is_text(part)
     )

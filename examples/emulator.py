@@ -17,7 +17,8 @@ delete), their messages (create, list, retrieve, modify, delete) and runs
 steps: list, retrieve), responses (create, retrieve, cancel, delete) and chat
 completions.  Lists page as the API's do (``limit``, ``order``, ``after``,
 ``before``); an unknown id is a 404, and a body that is not JSON, not an
-object, or has a field of the wrong type is a 400, each with the API's error
+object, has a field of the wrong type, misses a required one (a message's
+``role``) or has one the API does not know is a 400, each with the API's error
 body.  Any assistant id works for a run, as if it existed.
 
 It answers like a deterministic assistant: the reply quotes the last user
@@ -800,6 +801,15 @@ def field(body: JSON, name: str, *kinds: str, required: bool = False, where: str
     return value
 
 
+def known(body: JSON, names: Tuple[str, ...], where: str = "") -> None:
+    """Refuse a field the API does not know, as it does: a 400 naming it
+    (a misspelt field is an error, never silently ignored)."""
+    for name in body:
+        if name not in names:
+            param = where + name
+            raise Refused(400, "Unknown parameter: '%s'." % param, param, "unknown_parameter")
+
+
 def choice(body: JSON, name: str, allowed: Tuple[str, ...], where: str = "", required: bool = False) -> Optional[str]:
     value: Optional[str] = field(body, name, "string", where=where, required=required)
     if value is not None and value not in allowed:
@@ -941,8 +951,12 @@ def message_content(body: JSON, where: str = "") -> List[JSON]:
     return stored
 
 
+MESSAGE_FIELDS = ("role", "content", "attachments", "metadata")
+
+
 def message_request(body: JSON, where: str = "") -> JSON:
     """A message to create, checked: its role, content, metadata."""
+    known(body, MESSAGE_FIELDS, where)
     return {
         "role": choice(body, "role", ("user", "assistant"), where=where, required=True),
         "content": message_content(body, where),
@@ -951,18 +965,24 @@ def message_request(body: JSON, where: str = "") -> JSON:
     }
 
 
+THREAD_FIELDS = ("messages", "tool_resources", "metadata")
+
+
 def thread_request(body: JSON, where: str = "") -> JSON:
     """A thread to create, checked: its messages and metadata."""
+    known(body, THREAD_FIELDS, where)
     messages = [message_request(m, "%smessages[%d]." % (where, i)) for i, m in enumerate(objects(body, "messages", where=where))]
     field(body, "tool_resources", "object", where=where)
     return {"messages": messages, "metadata": metadata(body, where) or {}}
 
 
 ASSISTANT_FIELDS = ("model", "name", "description", "instructions", "tools", "metadata")
+ASSISTANT_KNOWN = ASSISTANT_FIELDS + ("reasoning_effort", "response_format", "temperature", "tool_resources", "top_p")
 
 
 def assistant_request(body: JSON, create: bool) -> JSON:
     """An assistant's fields to create (a model is required) or modify."""
+    known(body, ASSISTANT_KNOWN)
     field(body, "model", "string", required=create)
     for name in ("name", "description", "instructions"):
         field(body, name, "string")
@@ -971,8 +991,16 @@ def assistant_request(body: JSON, create: bool) -> JSON:
     return {name: body[name] for name in ASSISTANT_FIELDS if body.get(name) is not None}
 
 
-def run_request(body: JSON) -> None:
+RUN_FIELDS = ("assistant_id", "model", "instructions", "tools", "metadata", "temperature", "top_p", "stream")
+RUN_FIELDS += ("max_prompt_tokens", "max_completion_tokens", "truncation_strategy", "tool_choice", "parallel_tool_calls")
+RUN_FIELDS += ("response_format",)
+RUN_ON_THREAD = RUN_FIELDS + ("additional_instructions", "additional_messages", "reasoning_effort")  # POST /threads/{id}/runs
+THREAD_AND_RUN = RUN_FIELDS + ("thread", "tool_resources")  # POST /threads/runs
+
+
+def run_request(body: JSON, new_thread: bool = False) -> None:
     """The fields of a new run that the emulator reads, checked."""
+    known(body, THREAD_AND_RUN if new_thread else RUN_ON_THREAD)
     field(body, "assistant_id", "string", required=True)
     for name in ("model", "instructions", "additional_instructions"):
         field(body, name, "string")
@@ -986,10 +1014,13 @@ def run_request(body: JSON) -> None:
 
 
 def submit_request(body: JSON) -> None:
+    known(body, ("tool_outputs", "tool_approvals", "stream"))  # tool_approvals: Azure's MCP approvals
     for index, output in enumerate(objects(body, "tool_outputs")):
+        known(output, ("tool_call_id", "output"), "tool_outputs[%d]." % index)
         field(output, "tool_call_id", "string", required=True, where="tool_outputs[%d]." % index)
         field(output, "output", "string", where="tool_outputs[%d]." % index)
     for index, approval in enumerate(objects(body, "tool_approvals")):
+        known(approval, ("tool_call_id", "approve", "headers"), "tool_approvals[%d]." % index)
         field(approval, "tool_call_id", "string", required=True, where="tool_approvals[%d]." % index)
         field(approval, "approve", "boolean", required=True, where="tool_approvals[%d]." % index)
     stream_flag(body)
@@ -998,8 +1029,16 @@ def submit_request(body: JSON) -> None:
 RESPONSE_ENDS = ("completed", "failed", "incomplete", "cancelled")
 
 
+RESPONSE_FIELDS = ("model", "input", "instructions", "previous_response_id", "conversation", "include", "stream")
+RESPONSE_FIELDS += ("stream_options", "background", "max_output_tokens", "max_tool_calls", "metadata", "parallel_tool_calls")
+RESPONSE_FIELDS += ("prompt", "prompt_cache_key", "prompt_cache_retention", "reasoning", "safety_identifier", "service_tier")
+RESPONSE_FIELDS += ("store", "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation", "user")
+RESPONSE_FIELDS += ("agent",)  # Azure AI Foundry's agent reference
+
+
 def response_request(body: JSON) -> None:
     """The fields of a new response that the emulator reads, checked."""
+    known(body, RESPONSE_FIELDS)
     field(body, "model", "string")
     agent = field(body, "agent", "object")
     if agent is not None:
@@ -1024,6 +1063,8 @@ def response_request(body: JSON) -> None:
         at = "input[%d]." % index
         for name in ("type", "role", "call_id", "approval_request_id"):
             field(item, name, "string", where=at)
+        if item.get("type") in (None, "message"):
+            choice(item, "role", ("user", "assistant", "system", "developer"), where=at, required=True)
         if item.get("type") == "mcp_approval_response":
             field(item, "approval_request_id", "string", required=True, where=at)
             field(item, "approve", "boolean", required=True, where=at)
@@ -1034,8 +1075,16 @@ def response_request(body: JSON) -> None:
                 field(part, "text", "string", where="%scontent[%d]." % (at, number))
 
 
+CHAT_FIELDS = ("model", "messages", "stream", "stream_options", "n", "tools", "tool_choice", "parallel_tool_calls")
+CHAT_FIELDS += ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed", "user", "metadata", "store")
+CHAT_FIELDS += ("frequency_penalty", "presence_penalty", "logit_bias", "logprobs", "top_logprobs", "response_format")
+CHAT_FIELDS += ("reasoning_effort", "service_tier", "modalities", "audio", "prediction", "verbosity", "web_search_options")
+CHAT_FIELDS += ("functions", "function_call", "prompt_cache_key", "safety_identifier")
+
+
 def chat_request(body: JSON) -> None:
     """The fields of a chat completion that the emulator reads, checked."""
+    known(body, CHAT_FIELDS)
     field(body, "model", "string", required=True)
     messages = objects(body, "messages", required=True)
     if not messages:
@@ -1051,6 +1100,7 @@ def chat_request(body: JSON) -> None:
         raise Refused(400, "Invalid 'n': %d is not between 1 and 128." % n, "n", "invalid_value")
     options = field(body, "stream_options", "object")
     if options is not None:
+        known(options, ("include_usage", "include_obfuscation"), "stream_options.")
         field(options, "include_usage", "boolean", where="stream_options.")
 
 
@@ -1236,7 +1286,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(call, 200, state.new_thread(thread_request(body)))
         if method == "POST" and segments == ["threads", "runs"]:
             checked = thread_request(field(body, "thread", "object") or {}, "thread.")
-            run_request(body)  # before the thread is made
+            run_request(body, new_thread=True)  # before the thread is made
             made = state.new_thread(checked)
             return self._start_run(call, made["id"], body, made)
         if head != "threads" or n < 2:
@@ -1289,6 +1339,7 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET":
             return self._json(call, 200, thread)
         if method == "POST":
+            known(body, ("tool_resources", "metadata"))
             found = metadata(body)
             field(body, "tool_resources", "object")
             with state.lock:
@@ -1322,6 +1373,7 @@ class Handler(BaseHTTPRequestHandler):
             if method == "GET":
                 return self._json(call, 200, message)
             if method == "POST":
+                known(body, ("metadata",))
                 found = metadata(body)
                 if found is not None:
                     message["metadata"] = found
@@ -1349,6 +1401,7 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and not action:
             return self._json(call, 200, run)
         if method == "POST" and not action:
+            known(body, ("metadata",))
             found = metadata(body)
             with state.lock:
                 if found is not None:
@@ -1475,7 +1528,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _start_run(self, call: Call, thread_id: str, body: JSON, thread: Optional[JSON]) -> None:
         state = self.server.emulator.state
-        run_request(body)
+        run_request(body, new_thread=thread is not None)
         if self._scripted_failure(call, body):
             return
         for message in body.get("additional_messages") or []:

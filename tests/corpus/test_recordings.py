@@ -5,7 +5,7 @@ import json
 import pytest
 
 import assistant_stream
-from conftest import CHUNKINGS, DOC_EXAMPLES, FIXTURES, RECORDINGS, Recorder, play, reference_events, trace
+from conftest import AZURE, CHUNKINGS, DOC_EXAMPLES, FIXTURES, RECORDINGS, Recorder, play, reference_events, trace
 
 IDS = [path.stem for path in RECORDINGS]
 
@@ -143,3 +143,39 @@ def test_events_named_only_in_their_json_and_a_done_line():
     stream, seen, final = play(body)
     assert stream.text == assistant_stream.replay(RECORDED).final_response()["output"][0]["content"][0]["text"]
     assert seen.names[0] == "response.created" and seen.names[-2:] == ["done", "end"]
+
+
+# -- cut short ----------------------------------------------------------------------
+
+LAST_WORDS = ("completed", "failed", "cancelled", "expired", "incomplete", "requires_action")
+CUT_SHORT = RECORDINGS + AZURE + [FIXTURES / "responses" / "openllmetry_responses_text_stream.sse"]
+
+
+def last_word(name: str) -> bool:
+    """Whether an event says its run or response has stopped (a step's or a
+    message's status says nothing about the run's)."""
+    kind, _, status = name.rpartition(".")
+    return name == "error" or (kind in ("thread.run", "response") and status in LAST_WORDS)
+
+
+@pytest.mark.parametrize("path", CUT_SHORT, ids=[path.stem for path in CUT_SHORT])
+def test_a_recording_cut_before_its_last_word_is_incomplete_wherever_it_is_cut(path):
+    # A continuation cut after its first event (a step created in the previous
+    # stream, completed) must not finish "successfully" in_progress, nor may a
+    # cut anywhere else before the run or the response says it stopped.
+    events = [block + b"\n\n" for block in path.read_bytes().replace(b"\r\n", b"\n").split(b"\n\n") if block.strip()]
+    names = [block.split(b"\n", 1)[0][len(b"event: ") :].decode() for block in events]
+    stops = next(index for index, name in enumerate(names) if last_word(name))
+    for cut in range(1, stops + 1):
+        stream = assistant_stream.replay(b"".join(events[:cut]))
+        with pytest.raises(assistant_stream.IncompleteStreamError) as info:
+            stream.until_done()
+        assert info.value.stream is stream and not stream.finished, (path.stem, cut, names[cut - 1])
+        assert stream.status in (None, "queued", "in_progress"), (path.stem, cut)
+    whole = assistant_stream.replay(b"".join(events[: stops + 1]))
+    if names[stops] == "error":
+        with pytest.raises(assistant_stream.StreamError):
+            whole.until_done()
+    else:
+        said = json.loads(events[stops].split(b"\ndata: ", 1)[1])
+        assert whole.until_done()["status"] == said.get("response", said)["status"] and whole.finished  # the payload's word

@@ -91,6 +91,40 @@ def test_run_streams_from_the_server(cli_env, capsys):
     assert err.startswith("run run_") and err.endswith(": completed\n")
 
 
+USER_SAYS = [{"role": "user", "content": "exactly this"}]
+
+
+@pytest.mark.parametrize(
+    "arguments, path, body",
+    [
+        ([], "/v1/threads/runs", {"assistant_id": "asst_1", "thread": {"messages": USER_SAYS}, "stream": True}),
+        (
+            ["--thread", "{thread}"],
+            "/v1/threads/{thread}/runs",
+            {"assistant_id": "asst_1", "additional_messages": USER_SAYS, "stream": True},
+        ),
+        (
+            ["--chat", "--model", "emulator-1"],
+            "/v1/chat/completions",
+            {"model": "emulator-1", "messages": USER_SAYS, "stream": True, "stream_options": {"include_usage": True}},
+        ),
+        (["--responses", "--model", "emulator-1"], "/v1/responses", {"model": "emulator-1", "input": "exactly this", "stream": True}),
+    ],
+    ids=["thread and run", "on a thread", "chat", "responses"],
+)
+def test_run_sends_exactly_the_request_the_api_takes(cli_env, capsys, client, arguments, path, body):
+    thread_id = new_thread(client)
+    arguments = [a.format(thread=thread_id) for a in arguments]
+    if "--model" not in arguments:
+        arguments += ["--assistant", "asst_1"]
+    before = len(cli_env.calls)
+    assert main(["run", *arguments, "--message", "exactly this"]) == 0
+    assert capsys.readouterr().out == "Hello from the emulator! You said: exactly this\n"
+    (call,) = cli_env.calls[before:]
+    assert (call.method, call.path, call.body) == ("POST", path.format(thread=thread_id), body)
+    assert call.headers["Content-Type"] == "application/json" and call.headers["Accept"] == "text/event-stream"
+
+
 def test_run_chat_streams_a_chat_completion_and_replays_it(cli_env, capsys, tmp_path):
     record = str(tmp_path / "chat.sse")
     assert main(["run", "--chat", "--model", "emulator-1", "--message", "chatting", "--record", record]) == 0
@@ -355,3 +389,20 @@ def test_every_fragment_reaches_a_pipe_as_it_arrives(events):
     assert ended_at - first_at > 0.8, (first_at, ended_at)
     text = (first + rest).decode()
     assert ("chat.completion.chunk" in text) if events else text == "Hello from the emulator! You said: one two three four\n"
+
+
+@pytest.mark.parametrize(
+    "arguments, timeout", [([], (10.0, 600.0)), (["--timeout", "30"], (10.0, 30.0)), (["--timeout", "0.3"], (0.3, 0.3))]
+)
+def test_the_timeouts_are_the_ones_the_readme_gives(monkeypatch, arguments, timeout):
+    # Connecting takes at most 10 s (or --timeout if shorter); --timeout is the longest silence, 600 s unless given.
+    made = []
+
+    def refused(self, **options):
+        made.append(self.timeout)
+        raise assistant_stream.APIConnectionError("refused")
+
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    monkeypatch.setattr(assistant_stream.Client, "stream_thread_and_run", refused)
+    assert main(["run", "--assistant", "asst_1", *arguments]) == 3
+    assert made == [timeout]

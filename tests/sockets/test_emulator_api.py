@@ -407,6 +407,62 @@ def test_a_field_of_the_wrong_type_is_a_400_naming_it(api, emulator, ids, path, 
     _unchanged(api, ids)
 
 
+# A field the API does not know (a misspelling, most often) is a 400 naming it, as
+# the API answers: (endpoint, body, the param named).
+UNKNOWN_FIELDS = [
+    ("/assistants", {"model": "m", "instruction": "Be brief."}, "instruction"),
+    ("/assistants/{assistant}", {"modle": "m"}, "modle"),
+    ("/threads", {"messages": [], "message": []}, "message"),
+    ("/threads", {"messages": [dict(MESSAGE, rol="user")]}, "messages[0].rol"),
+    ("/threads/runs", dict(RUN, additional_messages=[MESSAGE]), "additional_messages"),
+    ("/threads/runs", dict(RUN, thread={"messages": [], "id": "thread_x"}), "thread.id"),
+    ("/threads/runs", dict(RUN, thread={"messages": [{"role": "user", "text": "Hi"}]}), "thread.messages[0].text"),
+    ("/threads/{thread}", {"metadata": {}, "name": "x"}, "name"),
+    ("/threads/{thread}/messages", dict(MESSAGE, file_ids=[]), "file_ids"),
+    ("/threads/{thread}/messages/{message}", {"content": "Hi"}, "content"),
+    ("/threads/{thread}/runs", dict(RUN, thread={"messages": []}), "thread"),
+    ("/threads/{thread}/runs", dict(RUN, additional_messages=[dict(MESSAGE, name="x")]), "additional_messages[0].name"),
+    ("/threads/{thread}/runs/{run}", {"metadata": {}, "status": "cancelled"}, "status"),
+    ("/threads/{thread}/runs/{run}/submit_tool_outputs", {"tool_outputs": [], "outputs": []}, "outputs"),
+    (
+        "/threads/{thread}/runs/{run}/submit_tool_outputs",
+        {"tool_outputs": [{"tool_call_id": "call_1", "output": "x", "id": "call_1"}]},
+        "tool_outputs[0].id",
+    ),
+    ("/responses", dict(RESPONSE, messages=[MESSAGE]), "messages"),
+    ("/chat/completions", dict(CHAT, input="Hi"), "input"),
+    ("/chat/completions", dict(CHAT, stream=True, stream_options={"usage": True}), "stream_options.usage"),
+]
+
+
+def test_every_post_endpoint_has_an_unknown_field_tested():
+    assert {path for path, _, _ in UNKNOWN_FIELDS} == set(POSTS) - {"/threads/{thread}/runs/{run}/cancel", "/responses/{response}/cancel"}
+
+
+@pytest.mark.parametrize("path, body, param", UNKNOWN_FIELDS, ids=["%s %s" % (p, param) for p, _, param in UNKNOWN_FIELDS])
+def test_a_field_the_api_does_not_know_is_a_400_naming_it(api, emulator, ids, path, body, param):
+    threads = len(emulator.state.threads)
+    error = assert_error(api("POST", path.format(**ids), body), 400, param)
+    assert error["code"] == "unknown_parameter" and error["message"] == "Unknown parameter: '%s'." % param
+    assert len(emulator.state.threads) == threads
+    _unchanged(api, ids)
+
+
+@pytest.mark.parametrize(
+    "path, body, param",
+    [
+        ("/threads/{thread}/messages", {"content": "Hi"}, "role"),
+        ("/threads/runs", dict(RUN, thread={"messages": [{"content": "Hi"}]}), "thread.messages[0].role"),
+        ("/threads/{thread}/runs", dict(RUN, additional_messages=[{"content": "Hi"}]), "additional_messages[0].role"),
+        ("/responses", dict(RESPONSE, input=[{"content": "Hi"}]), "input[0].role"),
+        ("/responses", dict(RESPONSE, input=[{"type": "message", "content": "Hi"}]), "input[0].role"),
+    ],
+)
+def test_a_message_without_its_role_is_a_400(api, ids, path, body, param):
+    error = assert_error(api("POST", path.format(**ids), body), 400, param)
+    assert error["code"] == "missing_required_parameter"
+
+
 def _raw(emulator: Emulator, head: bytes) -> bytes:
     """Send bytes as they are, and read the answer until the server closes."""
     host, port = emulator.base_url.split("//")[1].split("/")[0].split(":")

@@ -68,14 +68,19 @@ def test_tools_run_and_the_response_goes_on_in_one_stream(client, emulator):
     assert stream.text == 'The tools said: {"city": "Rome", "sky": "clear"}; 12:00 CET; {"city": "Rome", "sky": "clear"}; 12:00 CET.'
     first, second, third = calls_to(emulator, "/responses")
     ids = [e.data["response"]["id"] for e in seen.events if e.name == "response.created"]
-    for follow_up, previous_id in ((second, ids[0]), (third, ids[1])):
-        assert follow_up.body["previous_response_id"] == previous_id
-        assert [item["type"] for item in follow_up.body["input"]] == ["function_call_output", "function_call_output"]
-        assert (
-            follow_up.body["tools"] == [WEATHER, TIME]
-            and follow_up.body["instructions"] == "Be brief."
-            and follow_up.body["model"] == "emulator-1"
-        )
+    call_ids = [e.snapshot["call_id"] for e in seen.events if e.name == "tool_call.done"]
+    outputs = ['{"city": "Rome", "sky": "clear"}', "12:00 CET"] * 2
+    answers = [{"type": "function_call_output", "call_id": c, "output": o} for c, o in zip(call_ids, outputs)]
+    for follow_up, previous_id, given in ((second, ids[0], answers[:2]), (third, ids[1], answers[2:])):
+        assert follow_up.body == {  # exactly: the request again, continuing the last response with the outputs
+            "model": "emulator-1",
+            "input": given,
+            "tools": [WEATHER, TIME],
+            "instructions": "Be brief.",
+            "metadata": steer(rounds=2),
+            "previous_response_id": previous_id,
+            "stream": True,
+        }
     assert seen.names.count("tool_call.done") == 4 and seen.names.count("end") == 1
     assert final["previous_response_id"] == third.body["previous_response_id"]  # the last one continued the second
 

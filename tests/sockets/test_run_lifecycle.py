@@ -50,9 +50,9 @@ def test_tools_run_and_the_stream_goes_on_in_one_stream(client, emulator, handle
     assert run["status"] == "completed"
     assert handlers.calls == [("get_weather", "Paris")]
     assert stream.text == "The tools said: sunny in Paris."
-    submits = calls_to(emulator, "/submit_tool_outputs")
-    assert len(submits) == 1 and submits[0].body["stream"] is True
-    assert submits[0].body["tool_outputs"][0]["output"] == "sunny in Paris"
+    (submit,) = calls_to(emulator, "/submit_tool_outputs")
+    (call_id,) = [e.snapshot["id"] for e in seen.events if e.name == "tool_call.done"]
+    assert submit.body == {"tool_outputs": [{"tool_call_id": call_id, "output": "sunny in Paris"}], "stream": True}  # exactly
     names = seen.names
     assert names.index("thread.run.requires_action") < names.index("thread.run.completed")
     assert names.count("tool_call.created") == names.count("tool_call.done") == 1

@@ -903,3 +903,21 @@ def test_a_message_delta_that_says_more_than_its_content_merges_it_all():
     feed(accumulator, sse("thread.message.created", message()), delta(text(0, "Hello")), sse("thread.message.delta", extra))
     (merged,) = accumulator.messages()
     assert merged["metadata"] == {"k": "v"} and merged["content"][0]["text"]["value"] == "Hello there"
+
+
+@pytest.mark.parametrize("role", ["user", "system", "developer"])
+def test_the_text_is_the_assistants_only(role):
+    # A thread's other messages may come through a stream (a compatible server
+    # echoing the run's additional messages): they are not what was said.
+    said = dict(message("completed", [{"type": "text", "text": {"value": "asked", "annotations": []}}]), id="msg_0", role=role)
+    answer = message("completed", [{"type": "text", "text": {"value": "answered", "annotations": []}}])
+    nameless = dict(answer, id="msg_2", content=[{"type": "text", "text": {"value": ", still", "annotations": []}}])
+    del nameless["role"]  # a message that says no role is the assistant's
+    acc = _RunAccumulator()
+    feed(acc, *(sse("thread.message.completed", m) for m in (said, answer, nameless)))
+    assert acc.text() == "answered, still" and len(acc.messages()) == 3
+    reply = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "answered", "annotations": []}]}
+    said_item = {"type": "message", "role": role, "content": [{"type": "output_text", "text": "asked", "annotations": []}]}
+    acc = _ResponseAccumulator()
+    feed(acc, event("response.completed", response=response("completed", [said_item, reply])))
+    assert acc.text() == "answered"
