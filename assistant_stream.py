@@ -4154,7 +4154,7 @@ class Client:
         Connect errors, 408, 409, 429 and 5xx are retried; nothing is ever
         retried once a response has been handed on (its events may be read).
         """
-        if not isinstance(path, str) or not path.startswith("/") or any(char.isspace() or ord(char) < 32 for char in path):
+        if not isinstance(path, str) or not path.startswith("/") or not path.isprintable() or " " in path:  # no space, no control
             raise ValueError("invalid path: %r" % (path,))
         url = self.base_url + path
         query = dict(self.default_query, **(params or {}))

@@ -162,7 +162,22 @@ def test_invalid_ids_are_refused_before_anything_is_sent(api, client, bad):
     assert len(api.calls) == 0
 
 
-@pytest.mark.parametrize("bad", ["threads", "/threads/a b", "/threads/\r\n", "https://evil.test/x"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "threads",
+        "/threads/a b",
+        "/threads/\r\n",
+        "https://evil.test/x",
+        "/a\tb",
+        "/a\x00",
+        "/a\x1f",
+        "/a\x7f",
+        "/a\x85",
+        "/a\u00a0b",
+        "/a\u2028",
+    ],
+)
 def test_invalid_paths_are_refused(api, client, bad):
     with pytest.raises(ValueError, match="invalid path"):
         client.request("GET", bad)

@@ -260,6 +260,15 @@ def test_a_dropped_stream_is_recovered_by_polling(client, emulator):
     assert len([c for c in emulator.calls if c.method == "GET" and "/runs/" in c.path]) >= 1
 
 
+@pytest.mark.parametrize("timeout", [None, 5.0, (None, 30.0), (5.0, None)])
+def test_recovery_keeps_its_deadline_whatever_timeouts_the_client_has(emulator, timeout):
+    # The polling's requests are bounded by the recovery deadline, on sockets with or without a timeout of their own.
+    client = assistant_stream.Client(api_key=API_KEY, base_url=emulator.base_url, timeout=timeout)
+    stream = client.stream_run(new_thread(client), assistant_id="asst_1", metadata=steer(drop=9, reply="Back again."), recover=True)
+    assert stream.until_done()["status"] == "completed" and stream.recovered and stream.text == "Back again."
+    client.close()
+
+
 def test_a_stall_past_the_read_timeout_is_recovered(emulator):
     client = assistant_stream.Client(api_key=API_KEY, base_url=emulator.base_url, timeout=(5, 0.3))
     stream = client.stream_run(new_thread(client, "slow"), assistant_id="asst_1", metadata=steer(stall=(9, 1.5)), recover=True)

@@ -387,3 +387,30 @@ def test_an_empty_chunk_between_cr_and_lf_is_nothing():
     for piece in byte_chunks(body):
         chunks += [piece, b""]
     assert names(chunks) == ["thread.run.in_progress", "thread.run.completed", "done", "end"]
+
+
+@pytest.mark.parametrize(
+    "dialect, name",
+    [
+        (None, "thread.run.created"),
+        (None, "response.created"),
+        (None, "response.output_text.delta"),
+        (assistant_stream._RunDialect, "thread.message.delta"),
+        (assistant_stream._ResponseDialect, "response.output_text.delta"),
+    ],
+)
+def test_invalid_json_in_any_apis_event_is_a_protocol_error_replayed_or_live(dialect, name):
+    # A replay does not know its API yet: it holds every API's events to JSON;
+    # a live stream, its own API's.
+    body = b"event: " + name.encode() + b"\ndata: {not json\n\n"
+    stream = assistant_stream.Stream([body], dialect=dialect() if dialect else None)
+    with pytest.raises(assistant_stream.ProtocolError, match="'%s' carries invalid JSON" % name):
+        stream.until_done()
+
+
+def test_a_live_stream_takes_another_apis_event_as_it_comes():
+    body = b"event: response.output_text.delta\ndata: not json\n\n" + sse("thread.run.completed", dict(RUN, status="completed"))
+    stream = assistant_stream.Stream([body], dialect=assistant_stream._RunDialect())
+    seen = stream.on("*", Recorder())
+    assert stream.until_done()["status"] == "completed"
+    assert (seen.events[0].name, seen.events[0].data) == ("response.output_text.delta", "not json")
