@@ -1538,6 +1538,14 @@ class _Derived:
         self.parts[key] = True
         return [("text.done", data, _text_of(part), _text_source(part))]
 
+    def call_dropped(self, key: Any, entry: Any) -> List[Emission]:
+        """A streamed call that the finished step left out: ``tool_call.done``
+        if it is still open, as it was streamed."""
+        if self.calls.get(key) is not False:
+            return []
+        self.calls[key] = True
+        return [("tool_call.done", _snapshot(entry), None, entry)]
+
     def call_delta(self, key: Any, data: Any, entry: Any) -> List[Emission]:
         """A call's delta: ``tool_call.created`` first for a new call, then
         ``tool_call.delta``; nothing once the call is done (Azure sends an
@@ -1683,6 +1691,7 @@ class _RunAccumulator(_Accumulator):
         step = self.steps_by_id.get(step_id)
         status = _final_status(name, data)
         final = status is not None
+        streamed = _tool_calls(step) if step is not None and final else []
         if step is None or final:
             step = _finished(step, data)
             if final:
@@ -1694,6 +1703,8 @@ class _RunAccumulator(_Accumulator):
         received = _tool_calls(data)
         for index, entry in enumerate(_tool_calls(step)):
             emissions += self.derived.call(_call_key(step_id, index, entry), _received(received, index, entry), entry, final)
+        for index, entry in enumerate(streamed):  # streamed, then left out of the finished step
+            emissions += self.derived.call_dropped(_call_key(step_id, index, entry), entry)
         return emissions
 
     def _on_step_delta(self, name: str, data: JSON) -> List[Emission]:

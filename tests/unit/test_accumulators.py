@@ -897,6 +897,32 @@ def test_a_step_that_ends_in_any_status_is_done_with_its_calls(status):
     assert len(done) == 1 and done[0][3] == call
 
 
+@pytest.mark.parametrize("finished_calls", [[], None, "gone"], ids=["empty", "null", "not a list"])
+def test_calls_a_finished_step_leaves_out_are_done_as_streamed(finished_calls):
+    # Each tool_call.created has its tool_call.done, whatever the finished step
+    # says; the finished step stays the final word on what the step holds (a
+    # null, as ever, leaves the streamed calls as they were).
+    first = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city"'}}
+    second = {"index": 1, "id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+    finished = dict(step("completed"), step_details={"type": "tool_calls", "tool_calls": finished_calls})
+    accumulator = _RunAccumulator()
+    emissions = feed(
+        accumulator, sse("thread.run.step.created", step()), step_delta(first, second), sse("thread.run.step.completed", finished)
+    )
+    assert [e[0] for e in emissions if e[0].startswith("tool_call.")] == ["tool_call.created", "tool_call.delta"] * 2 + [
+        "tool_call.done"
+    ] * 2
+    done = [e[3] for e in emissions if e[0] == "tool_call.done"]
+    assert [(call["id"], call["function"]["name"], call["function"]["arguments"]) for call in done] == [
+        ("call_1", "get_weather", '{"city"'),
+        ("call_2", "get_time", "{}"),
+    ]
+    kept = accumulator.steps()[0]["step_details"]["tool_calls"]
+    assert kept == (done if finished_calls is None else finished_calls)  # null leaves them out: what was streamed stays
+    again = feed(accumulator, sse("thread.run.step.completed", finished))
+    assert [e[0] for e in again] == ["thread.run.step.completed"]  # once
+
+
 def test_a_message_delta_that_says_more_than_its_content_merges_it_all():
     accumulator = _RunAccumulator()
     extra = {"id": "msg_1", "object": "thread.message.delta", "delta": {"content": [text(0, " there")], "metadata": {"k": "v"}}}
