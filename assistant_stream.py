@@ -1354,8 +1354,8 @@ def _received(items: List[Any], index: int, accumulated: JSON) -> Any:
 def _match(output: List[Any], streamed: List[Any]) -> List[Optional[int]]:
     """For each item of a final (or polled) output, the place of the same
     item in the streamed output: the one with its id, else the one at its
-    place unless that one's id says otherwise, else the first one left without
-    an id of its type; None for an item never seen."""
+    place if it is of its type and no two ids say otherwise, else the first
+    one left without an id of its type; None for an item never seen."""
     places = {item["id"]: place for place, item in enumerate(streamed) if type(item) is dict and type(item.get("id")) is str}
     found: List[Optional[int]] = []
     for item in output:
@@ -1363,10 +1363,9 @@ def _match(output: List[Any], streamed: List[Any]) -> List[Optional[int]]:
         found.append(places.get(ident) if type(ident) is str else None)
     claimed = set(found)
     for index, item in enumerate(output):
-        if found[index] is None and index < len(streamed) and index not in claimed:
-            ident = item.get("id") if type(item) is dict else None
-            there = streamed[index].get("id") if type(streamed[index]) is dict else None
-            if not (type(ident) is str and type(there) is str):  # two ids, different: not the same item
+        there = streamed[index] if found[index] is None and index < len(streamed) and index not in claimed else None
+        if type(item) is dict and type(there) is dict and _kind(item) == _kind(there):
+            if not (type(item.get("id")) is str and type(there.get("id")) is str):  # two ids, different: not the same item
                 found[index] = index
                 claimed.add(index)
     spare: Dict[Optional[str], List[int]] = {}  # unclaimed streamed items without ids, by type, first one last

@@ -56,6 +56,13 @@ Mutant = Tuple[str, int, int, int, int, str]  # kind, line, column, end line, en
 
 FAST = ["tests/unit", "tests/stream", "tests/corpus"]
 CONCERNS = {  # the tests of each section's own concern, beyond the fast layers
+    "Constants and types": [  # where the documented limits, timeouts and statuses are pinned
+        "tests/sockets/test_client.py",
+        "tests/sockets/test_hostile.py",
+        "tests/sockets/test_security.py",
+        "tests/sockets/test_keep_alive.py",
+        "tests/docs/test_cli.py",
+    ],
     "Wire": [
         "tests/sockets/test_hostile.py",
         "tests/sockets/test_faults.py",

@@ -190,6 +190,7 @@ ERRORS = STATUS_ERRORS + [(418, assistant_stream.APIStatusError)]
 @pytest.mark.parametrize("status, cls", ERRORS)
 def test_http_errors_map_to_the_documented_classes(api, client, status, cls):
     body = {"error": {"message": "Something about %d." % status, "type": "invalid_request_error", "param": None, "code": "c%d" % status}}
+    body["error"].update(retryable=status >= 500, limit=4096, share=0.5, fields=[None, 3, True])  # every JSON type, kept
     api.add(responses.POST, BASE + "/threads/thread_1/runs", json=body, status=status, headers={"x-request-id": "req_123"})
     with pytest.raises(cls) as info:
         client.stream_run("thread_1", assistant_id="asst_1")

@@ -37,6 +37,22 @@ def test_a_missing_done_after_a_finished_run_is_fine():
     assert assistant_stream.replay(body).until_done()["status"] == "requires_action"
 
 
+def test_a_cut_after_the_run_stopped_is_a_debug_line_and_nothing_else(caplog):
+    with caplog.at_level("DEBUG", logger="assistant_stream"):
+
+        def lost():
+            yield sse("thread.run.completed", DONE_RUN)
+            raise assistant_stream.IncompleteStreamError("the connection was lost")
+
+        cut = assistant_stream.Stream(lost(), dialect=assistant_stream._RunDialect())
+        assert cut.until_done()["status"] == "completed" and cut.finished
+        said = [r.getMessage() for r in caplog.records if "stream cut" in r.getMessage()]
+        assert said == ["stream cut after the run stopped: the connection was lost"]
+        caplog.clear()
+        assistant_stream.replay(sse("thread.run.completed", DONE_RUN)).until_done()  # ended, not cut: no such line
+        assert not [r for r in caplog.records if "stream cut" in r.getMessage()]
+
+
 def test_a_body_that_ends_before_the_run_finishes_is_incomplete():
     stream = assistant_stream.replay(sse("thread.run.in_progress", RUN))
     with pytest.raises(assistant_stream.IncompleteStreamError):

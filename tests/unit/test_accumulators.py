@@ -868,6 +868,58 @@ def test_a_final_output_reordered_around_an_item_without_an_id_repeats_nothing()
     assert acc.text() == "Hello" and acc.final()["output"] == [FUNCTION_CALL, done]
 
 
+def test_items_without_ids_are_matched_to_streamed_ones_of_their_own_type():
+    # Neither side has ids, and the final output swaps them: a message goes with
+    # the streamed message, a call with the streamed call, never crosswise.
+    item = {"type": "message", "role": "assistant", "status": "in_progress", "content": []}
+    done = dict(item, status="completed", content=[{"type": "output_text", "text": "Hello", "annotations": []}])
+    call = {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "", "status": "in_progress"}
+    finished_call = dict(call, arguments='{"city": "Oslo"}', status="completed")
+    acc = _ResponseAccumulator()
+    emissions = feed(
+        acc,
+        event("response.created", response=response()),
+        event("response.output_item.added", output_index=0, item=item),
+        event("response.output_text.delta", output_index=0, content_index=0, delta="Hello"),
+        event("response.output_item.added", output_index=1, item=call),
+        event("response.function_call_arguments.delta", output_index=1, delta='{"city": "Oslo"}'),
+        event("response.output_item.added", output_index=2, item=dict(item)),  # a second message, never finished
+        event("response.completed", response=response("completed", [finished_call, done])),
+    )
+    names = [e[0] for e in emissions]
+    assert names.count("text.created") == names.count("tool_call.created") == names.count("tool_call.done") == 1
+    assert names.count("text.done") == 1 and acc.text() == "Hello"
+    assert acc.final()["output"][:2] == [finished_call, done]
+
+
+@pytest.mark.parametrize("there", ["msg_1", None], ids=["another id there", "no id there"])
+def test_a_final_item_with_an_id_never_streamed_is_the_one_at_its_place_only_if_that_one_has_no_id(there):
+    streamed = {"type": "message", "role": "assistant", "status": "in_progress", "content": []}
+    if there:
+        streamed["id"] = there
+    final = dict(streamed, id="msg_9", status="completed", content=[{"type": "output_text", "text": "Hello", "annotations": []}])
+    acc = _ResponseAccumulator()
+    emissions = feed(
+        acc,
+        event("response.created", response=response()),
+        event("response.output_item.added", output_index=0, item=streamed),
+        event("response.output_text.delta", item_id=there, output_index=0, content_index=0, delta="Hello"),
+        event("response.completed", response=response("completed", [final])),
+    )
+    names = [e[0] for e in emissions]
+    if there:  # two items: the streamed one kept after the final one's, each with its text
+        assert [item["id"] for item in acc.final()["output"]] == ["msg_9", "msg_1"]
+        assert names.count("text.created") == names.count("text.done") == 2 and acc.text() == "HelloHello"
+    else:  # the same item, which the final response names
+        assert acc.final()["output"] == [final]
+        assert names.count("text.created") == names.count("text.done") == 1 and acc.text() == "Hello"
+
+
+def test_a_chat_stream_has_no_status_before_its_first_chunk():
+    acc = _ChatAccumulator()
+    assert acc.status is None and acc.final() is None and acc.text() == "" and acc.finish() == []
+
+
 @pytest.mark.parametrize(
     "created", [(), ({"type": "image_file", "image_file": {"file_id": "file-1"}},)], ids=["in-completed", "in-created"]
 )

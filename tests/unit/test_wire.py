@@ -414,3 +414,20 @@ def test_a_live_stream_takes_another_apis_event_as_it_comes():
     seen = stream.on("*", Recorder())
     assert stream.until_done()["status"] == "completed"
     assert (seen.events[0].name, seen.events[0].data) == ("response.output_text.delta", "not json")
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["one chunk", "in pieces"])
+def test_an_event_over_256_kib_is_parsed_by_the_modules_own_parser(monkeypatch, chunked):
+    # The README's threshold: up to 256 KiB an event goes to sseclient-py, above
+    # it to _fields, which decodes its data once (the same fields either way).
+    parsed = []
+    own = assistant_stream._fields
+    monkeypatch.setattr(assistant_stream, "_fields", lambda block: parsed.append(len(block)) or own(block))
+    for size, by_fields in ((256 * 1024, False), (256 * 1024 + 1, True)):
+        head = b"event: vendor.note\ndata: "
+        body = head + b"x" * (size - len(head) - 2) + b"\n\n"
+        assert len(body) == size
+        chunks = [body[i : i + 1000] for i in range(0, size, 1000)] if chunked else [body]
+        ((name, data),) = list(_decode(_Framer(assistant_stream._API_EVENTS), chunks, assistant_stream._API_EVENTS))
+        assert (name, data) == ("vendor.note", "x" * (size - len(head) - 2))
+        assert bool(parsed) is by_fields, size
