@@ -276,6 +276,7 @@ _MAX_EVENT_BYTES = 16 * 1024 * 1024  # one event, as received
 _MAX_EVENT_LINES = 1000  # sseclient-py's cost grows with lines x bytes
 _LARGE_EVENT = 256 * 1024  # an event larger than this is parsed by _fields, not sseclient-py
 _LARGE = b"event:\x00\ndata:\x00\n\n"  # what sseclient-py gets in its place
+_RUN_BYTES = 4096  # a batch of events for sseclient-py, at most (it re-copies its data for every line)
 _RECOVER_SECONDS = 300.0  # recover=True polls for at most this long
 _CANCEL_TIMEOUT = 10.0  # cancel_on_interrupt's request gives up after this
 _STOP_GRACE = 2.0  # once a run stopped, the most its body is read for
@@ -589,10 +590,12 @@ def _batched(blocks: List[bytes], limit: int) -> List[Tuple[bytes, int]]:
     splits back (a data line holds no newline), for sseclient-py's cost is
     mostly per event.  Any other block goes as it is, with 0, to be checked
     as ever (one over ``limit`` bytes, without its blank line: it is
-    parsed by _fields, or refused)."""
+    parsed by _fields, or refused).  A run holds about ``_RUN_BYTES`` at
+    most: sseclient-py copies an event's data again for each of its lines."""
     found: List[Tuple[bytes, int]] = []
     run: List[bytes] = []  # the data lines of the run being gathered
     head = b""  # its name line, or b"" for data lines only
+    size = 0  # the bytes of its data lines
     for block in blocks:
         cut = block.find(b"\n")
         if cut < 0:
@@ -602,12 +605,13 @@ def _batched(blocks: List[bytes], limit: int) -> List[Tuple[bytes, int]]:
         else:
             line, data = None, b""
         if line is not None and data.startswith(b"data:") and len(block) <= limit:
-            if run and line == head:
+            if run and line == head and size < _RUN_BYTES:
                 run.append(data)
+                size += len(data) + 1
                 continue
             if run:
                 found.append(_run_block(head, run))
-            head, run = line, [data]
+            head, run, size = line, [data], len(data) + 1
             continue
         if run:
             found.append(_run_block(head, run))

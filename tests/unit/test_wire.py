@@ -159,6 +159,20 @@ def test_batches_split_back_into_their_events(monkeypatch, body):
     assert list(_decode(framer, [body], unknown)) == batched
 
 
+def test_a_long_run_goes_in_batches_of_bounded_size(monkeypatch):
+    # sseclient-py copies an event's data again for each line: a run that
+    # arrived together is cut at about _RUN_BYTES, and splits back the same.
+    body = b"".join(b"event: a\ndata: %d\n\n" % i for i in range(5000))
+    blocks = [b for b in body[:-2].split(b"\n\n") if b]
+    found = assistant_stream._batched(blocks, 1 << 20)
+    assert len(found) > 1 and sum(count for _, count in found) == 5000
+    assert all(len(block) <= assistant_stream._RUN_BYTES + 64 for block, _ in found)
+    batched = list(_decode(_Framer(frozenset()), [body], frozenset()))
+    assert [data for _, data in batched] == list(range(5000))
+    monkeypatch.setattr(assistant_stream, "_batched", _unbatched)
+    assert list(_decode(_Framer(frozenset()), [body], frozenset())) == batched
+
+
 def test_an_event_over_the_size_limit_is_not_hidden_in_a_batch():
     small, large = b"event: a\ndata: 1\n\n", b"event: a\ndata: " + b"x" * 2000 + b"\n\n"
     framer = _Framer(frozenset(), max_bytes=1000)
