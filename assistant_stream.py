@@ -288,6 +288,7 @@ _RETRY_AFTER_LIMIT = 60.0  # longer Retry-After values are not honoured
 _BOM = b"\xef\xbb\xbf"
 _READ_SIZE = 65536  # the most read (or decompressed) at a time
 _MAX_CHUNK_LINE = 1024  # a chunk size, and its extensions
+_NEXT_CHUNK = re.compile(rb"\r\n([0-9A-Fa-f]{1,16})\r\n")  # a chunk's end and the next one's size line, as usual
 _UNKNOWN_NAMES = 256  # how many names a Handlers cache holds besides the known ones
 _MAX_ENTRIES = 10_000  # content parts, tool calls, annotations, outputs: in one list, at most
 _ERROR_BODY_LIMIT = 65536  # the most of an answer we will not use that is read (an error, not an event stream)
@@ -914,6 +915,12 @@ def _chunks_in(held: bytes, left: int, crlf: bool, data: List[bytes]) -> Tuple[b
                 break
             crlf = True
         if crlf:
+            usual = _NEXT_CHUNK.match(held, at)  # the usual: CRLF, then the next chunk's size alone
+            if usual is not None:
+                at, left, crlf = usual.end(), int(usual[1], 16), False
+                if not left:
+                    return held[at:], 0, False, True
+                continue
             if len(held) - at < 2:
                 break
             if held[at : at + 2] != b"\r\n":

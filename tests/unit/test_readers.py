@@ -206,3 +206,72 @@ def test_a_long_and_a_short_secret_are_both_redacted_at_every_split():
     for cut in range(len(body) + 1):
         assert recorded([body[:cut], body[cut:]], secrets=(SECRET, azure)) == expected, cut
     assert recorded([body[i : i + 1] for i in range(len(body))], secrets=(SECRET, azure)) == expected
+
+
+class _Never:
+    """A pattern that matches nothing: the chunk reader's general path only."""
+
+    @staticmethod
+    def match(held, at):
+        return None
+
+
+def _outcome(wire, sizes):
+    """What the chunk reader makes of a wire read in pieces of these sizes:
+    its pieces, then the error (type and message) or whether it released the
+    connection."""
+    pieces, raw = [], Raw()
+    reads = iter([wire[sum(sizes[:i]) : sum(sizes[: i + 1])] for i in range(len(sizes))] + [wire[sum(sizes) :]])
+
+    class Reader:
+        def read1(self, size):
+            return next(reads, b"")
+
+        def close(self):
+            pass
+
+    raw._original_response = Reader()
+    try:
+        for piece in _dechunked(Reader(), raw):
+            pieces.append(piece)
+    except assistant_stream.AssistantStreamError as exc:
+        return pieces, type(exc).__name__, str(exc)
+    return pieces, raw.released
+
+
+def test_the_usual_chunk_s_shortcut_does_what_the_general_path_does(monkeypatch):
+    # The usual CRLF and size line after a chunk's data (_NEXT_CHUNK) are read
+    # in one step; for every wire, generated of sizes in many spellings and cut
+    # at every kind of place, it must do exactly what the general path does.
+    pytest.importorskip("hypothesis")  # (the oldest stack's CI job has none)
+    from hypothesis import example, given, settings
+    from hypothesis import strategies as st
+
+    usual = assistant_stream._NEXT_CHUNK
+    size_line = st.sampled_from(["%x", "%X", "%x", "%x", "0%x", "%x;a=b", "%x ", " %x", "%x\n", "%xg", "", "%x" * 9, "-%x"])
+    chunk = st.tuples(size_line, st.binary(max_size=12), st.sampled_from([b"\r\n"] * 6 + [b"\n", b"\r", b"", b"xx"]))
+    end = st.sampled_from([b"0\r\n\r\n", b"0\r\n\r\n", b"00\r\n\r\n", b"0;x\r\nT: 1\r\n\r\n", b"0\r\n", b"", b"0\r\n\r\nmore"])
+
+    def wire_of(chunks, last):
+        parts = []
+        for spelling, data, tail in chunks:
+            line = spelling.replace("%x", "%x" % len(data)).replace("%X", "%X" % len(data)).encode()
+            parts.append(line + (b"" if line.endswith(b"\n") else b"\r\n") + data + tail)
+        return b"".join(parts) + last
+
+    @settings(max_examples=1500, deadline=None)
+    @given(st.lists(chunk, max_size=8), end, st.lists(st.integers(1, 20), max_size=6))
+    @example([("%x", b"hello", b"\r\n"), ("%x", b"!", b"\r\n")], b"0\r\n\r\n", [])
+    @example([("%x", b"a" * 17, b"\r\n")] * 3, b"0\r\n\r\n", [1, 2, 3])
+    def check(chunks, last, sizes):
+        wire = wire_of(chunks, last)
+        monkeypatch.setattr(assistant_stream, "_NEXT_CHUNK", _Never)
+        expected = _outcome(wire, sizes)
+        monkeypatch.setattr(assistant_stream, "_NEXT_CHUNK", usual)
+        assert _outcome(wire, sizes) == expected
+
+    check()
+    assert usual.match(b"\r\n1F\r\n", 0) is not None and _outcome(b"3\r\nabc\r\n1F\r\n" + b"z" * 31 + b"\r\n0\r\n\r\n", []) == (
+        [b"abc" + b"z" * 31],
+        True,
+    )
