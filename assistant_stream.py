@@ -2124,12 +2124,11 @@ class _ChatAccumulator(_Accumulator):
             self._unfinished = 0
             self._status = "in_progress"
             self._unsaid = ["id", "created", "model", "system_fingerprint", "service_tier"]
-        if self._unsaid:  # each from the first chunk that says (Azure's filter chunk says "")
-            for key in self._unsaid:
-                value = data.get(key)
-                if value is not None and value != "":
-                    completion[key] = value
-            self._unsaid = [key for key in self._unsaid if key not in completion or completion[key] is None]
+        for key in self._unsaid:  # each from the first chunk that says (Azure's filter chunk says "")
+            value = data.get(key)
+            if value is not None and value != "":
+                completion[key] = value
+                self._unsaid = [other for other in self._unsaid if other != key]  # (the loop goes on over the old list)
         for key in ("usage", "prompt_filter_results"):
             value = data.get(key)
             if value is not None:

@@ -602,6 +602,25 @@ def test_a_chat_tool_call_is_joined_by_index_however_it_comes(deltas):
     ]
 
 
+def test_a_chat_completion_s_fields_come_from_the_first_chunk_that_says_them():
+    # Azure's filter chunk says "" (and 0); a field may come late, or never
+    acc = _ChatAccumulator()
+    feed(
+        acc,
+        chunk(id="", created=0, model="", system_fingerprint=None),
+        chunk(choice({"content": "a"}), id="chatcmpl-1", created=5, model="m1", system_fingerprint=None),
+        chunk(choice({"content": "b"}), id="chatcmpl-2", created=6, model="m2", system_fingerprint="fp_1"),
+        chunk(choice({}, "stop"), id="chatcmpl-3", model="m3", system_fingerprint="fp_2", service_tier="default"),
+        chunk(service_tier="flex", system_fingerprint=""),
+    )
+    final = acc.final()
+    assert (final["id"], final["created"], final["model"]) == ("chatcmpl-1", 0, "m1")
+    assert (final["system_fingerprint"], final["service_tier"]) == ("fp_1", "default")
+    acc = _ChatAccumulator()
+    feed(acc, chunk(choice({"content": "a"}), system_fingerprint=None), chunk(choice({}, "stop")))
+    assert "system_fingerprint" not in acc.final() and "service_tier" not in acc.final()
+
+
 def test_chat_calls_without_an_index_are_told_apart_by_their_ids():
     acc = _ChatAccumulator()
     feed(
