@@ -288,7 +288,7 @@ _RETRY_AFTER_LIMIT = 60.0  # longer Retry-After values are not honoured
 _BOM = b"\xef\xbb\xbf"
 _READ_SIZE = 65536  # the most read (or decompressed) at a time
 _MAX_CHUNK_LINE = 1024  # a chunk size, and its extensions
-_NEXT_CHUNK = re.compile(rb"\r\n([0-9A-Fa-f]{1,16})\r\n")  # a chunk's end and the next one's size line, as usual
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})\r\n")  # the usual size line: 1 to 16 hex digits alone
 _UNKNOWN_NAMES = 256  # how many names a Handlers cache holds besides the known ones
 _MAX_ENTRIES = 10_000  # content parts, tool calls, annotations, outputs: in one list, at most
 _ERROR_BODY_LIMIT = 65536  # the most of an answer we will not use that is read (an error, not an event stream)
@@ -915,18 +915,13 @@ def _chunks_in(held: bytes, left: int, crlf: bool, data: List[bytes]) -> Tuple[b
                 break
             crlf = True
         if crlf:
-            usual = _NEXT_CHUNK.match(held, at)  # the usual: CRLF, then the next chunk's size alone
-            if usual is not None:
-                at, left, crlf = usual.end(), int(usual[1], 16), False
-                if not left:
-                    return held[at:], 0, False, True
-                continue
             if len(held) - at < 2:
                 break
             if held[at : at + 2] != b"\r\n":
                 raise ProtocolError("a chunk does not end with CRLF")
             at += 2
             crlf = False
+        at = _whole_chunks(held, at, data)
         end = held.find(b"\n", at, at + _MAX_CHUNK_LINE)  # a line of _MAX_CHUNK_LINE bytes at most, its LF included
         if end < 0:
             if len(held) - at >= _MAX_CHUNK_LINE:
@@ -941,6 +936,23 @@ def _chunks_in(held: bytes, left: int, crlf: bool, data: List[bytes]) -> Tuple[b
         if not left:
             return held[at:], 0, False, True
     return held[at:], left, crlf, False
+
+
+def _whole_chunks(held: bytes, at: int, data: List[bytes]) -> int:
+    """The usual chunks in ``held`` from ``at`` on, each in one step: a size
+    line of hex digits alone, then the data and its CRLF, all arrived; their
+    data into ``data``.  Returns where the first other chunk begins (the
+    last one, one not all here, anything unusual): _chunks_in reads it."""
+    usual = _CHUNK_SIZE.match(held, at)
+    while usual is not None:
+        start = usual.end()
+        stop = start + int(usual[1], 16)
+        if stop == start or not held.startswith(b"\r\n", stop):
+            break
+        data.append(held[start:stop])
+        at = stop + 2
+        usual = _CHUNK_SIZE.match(held, at)
+    return at
 
 
 def _trailer(reader: Any, raw: Any, body: Optional[_Body], held: bytes) -> None:

@@ -240,16 +240,19 @@ def _outcome(wire, sizes):
 
 
 def test_the_usual_chunk_s_shortcut_does_what_the_general_path_does(monkeypatch):
-    # The usual CRLF and size line after a chunk's data (_NEXT_CHUNK) are read
-    # in one step; for every wire, generated of sizes in many spellings and cut
-    # at every kind of place, it must do exactly what the general path does.
+    # The usual chunk (a size line of hex digits alone, _CHUNK_SIZE, then its
+    # data and CRLF, all arrived) is read in one step; for every wire,
+    # generated of sizes in many spellings and cut at every kind of place, it
+    # must do exactly what the general path does.
     pytest.importorskip("hypothesis")  # (the oldest stack's CI job has none)
     from hypothesis import example, given, settings
     from hypothesis import strategies as st
 
-    usual = assistant_stream._NEXT_CHUNK
+    usual = assistant_stream._CHUNK_SIZE
     size_line = st.sampled_from(["%x", "%X", "%x", "%x", "0%x", "%x;a=b", "%x ", " %x", "%x\n", "%xg", "", "%x" * 9, "-%x"])
-    chunk = st.tuples(size_line, st.binary(max_size=12), st.sampled_from([b"\r\n"] * 6 + [b"\n", b"\r", b"", b"xx"]))
+    chunk = st.tuples(
+        size_line, st.binary(max_size=12), st.sampled_from([b"\r\n"] * 6 + [b"\n", b"\r", b"", b"xx", b"x\n", b"\n\n", b"\r\r"])
+    )
     end = st.sampled_from([b"0\r\n\r\n", b"0\r\n\r\n", b"00\r\n\r\n", b"0;x\r\nT: 1\r\n\r\n", b"0\r\n", b"", b"0\r\n\r\nmore"])
 
     def wire_of(chunks, last):
@@ -265,13 +268,13 @@ def test_the_usual_chunk_s_shortcut_does_what_the_general_path_does(monkeypatch)
     @example([("%x", b"a" * 17, b"\r\n")] * 3, b"0\r\n\r\n", [1, 2, 3])
     def check(chunks, last, sizes):
         wire = wire_of(chunks, last)
-        monkeypatch.setattr(assistant_stream, "_NEXT_CHUNK", _Never)
+        monkeypatch.setattr(assistant_stream, "_CHUNK_SIZE", _Never)
         expected = _outcome(wire, sizes)
-        monkeypatch.setattr(assistant_stream, "_NEXT_CHUNK", usual)
+        monkeypatch.setattr(assistant_stream, "_CHUNK_SIZE", usual)
         assert _outcome(wire, sizes) == expected
 
     check()
-    assert usual.match(b"\r\n1F\r\n", 0) is not None and _outcome(b"3\r\nabc\r\n1F\r\n" + b"z" * 31 + b"\r\n0\r\n\r\n", []) == (
-        [b"abc" + b"z" * 31],
-        True,
-    )
+    data = []  # the usual chunks are taken in one step each, up to the last one
+    wire = b"3\r\nabc\r\n1F\r\n" + b"z" * 31 + b"\r\n1\r\n!\r\n0\r\n\r\n"
+    assert assistant_stream._whole_chunks(wire, 0, data) == wire.index(b"0\r\n") and data == [b"abc", b"z" * 31, b"!"]
+    assert _outcome(wire, []) == ([b"abc" + b"z" * 31 + b"!"], True)
