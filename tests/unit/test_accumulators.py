@@ -572,6 +572,31 @@ def test_a_chat_choice_joins_its_text_and_is_done_at_its_finish_reason():
     assert emissions[-2][3] == {"role": "assistant", "content": "Hello", "refusal": None}  # text.done's snapshot: the choice's message
 
 
+def test_chat_content_given_as_parts_joins_its_text_parts():
+    thinking = {"type": "thinking", "thinking": [{"type": "text", "text": "Hmm."}]}
+    acc = _ChatAccumulator()
+    emissions = feed(
+        acc,
+        chunk(choice({"role": "assistant", "content": [thinking]})),
+        chunk(choice({"content": [{"type": "text", "text": "Hel"}, {"type": "text", "text": None}]})),
+        chunk(choice({"content": "lo"}, "stop")),
+    )
+    assert derived(emissions)[-1] == ("text.done", "Hello") and acc.text() == "Hello"
+
+
+def test_a_step_event_that_is_not_final_updates_the_step_but_not_its_streamed_calls():
+    acc = _RunAccumulator()
+    feed(
+        acc,
+        sse("thread.run.step.created", dict(step("queued"), usage=None)),
+        step_delta({"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}),
+        sse("thread.run.step.in_progress", dict(step("in_progress"), usage={"total_tokens": 5})),  # tool_calls: []
+    )
+    (kept,) = acc.steps()
+    assert kept["status"] == "in_progress" and kept["usage"] == {"total_tokens": 5}
+    assert [call["id"] for call in kept["step_details"]["tool_calls"]] == ["call_1"]
+
+
 @pytest.mark.parametrize(
     "deltas",
     [
