@@ -54,6 +54,38 @@ FLIPPED = {
 
 Mutant = Tuple[str, int, int, int, int, str]  # kind, line, column, end line, end column, replacement
 
+# Survivors reviewed and found equivalent: they change nothing a user can
+# observe.  (the function they are in, the line as it starts, the replacement) -> why.
+EQUIVALENT = {
+    ("APIStatusError.__init__", "super().__init__(message)", "pass"): "BaseException.__new__ already keeps the message as args",
+    ("_PayloadError.__init__", "super().__init__()", "pass"): "an internal exception whose args nobody reads",
+    ("_Framer.blocks", 'if len(head) > 2 and head.find(b"\\n\\n") + 2 == len(head):', "3"): (
+        "a 3-byte block then takes the batched path, which hands over the same block"
+    ),
+    ("_carries_text", "return False", "pass"): "None is as false as False where it is used",
+    ("Stream._unrouted", "return None", "pass"): "the last statement: the function returns None all the same",
+    ("_DeadlineSocket._read", "self._sliced = False", "pass"): "the same timeout is set again on the next read, nothing else",
+    ("", "_UNKNOWN_NAMES = 256", "257"): "the size of a cache of names",
+}
+
+
+def function_at(tree: ast.Module, line: int) -> str:
+    """The qualified name of the innermost function around a line ("" at module level)."""
+    found = ""
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        nonlocal found
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.ClassDef)) and child.lineno <= line <= (child.end_lineno or child.lineno):
+                name = prefix + child.name
+                if isinstance(child, ast.FunctionDef):
+                    found = name
+                visit(child, name + ".")
+
+    visit(tree, "")
+    return found
+
+
 FAST = ["tests/unit", "tests/stream", "tests/corpus"]
 CONCERNS = {  # the tests of each section's own concern, beyond the fast layers
     "Constants and types": [  # where the documented limits, timeouts and statuses are pinned
@@ -158,7 +190,8 @@ def main() -> None:
     source = open(MODULE, encoding="utf-8").read()
     banners = sections(source)
     by_section: Dict[str, List[Mutant]] = {}
-    for mutant in sorted(candidates(ast.parse(source)), key=lambda m: m[1:5]):
+    tree = ast.parse(source)
+    for mutant in sorted(candidates(tree), key=lambda m: m[1:5]):
         by_section.setdefault(section_of(mutant[1], banners), []).append(mutant)
     rng = random.Random(args.seed)
     scores: Dict[str, Tuple[int, int]] = {}
@@ -182,9 +215,25 @@ def main() -> None:
     caught = sum(c for c, _ in scores.values())
     tried = sum(t for _, t in scores.values())
     print("%-60s %3d/%-3d %.1f%%  (%.0f s)" % ("all", caught, tried, 100.0 * caught / max(tried, 1), time.monotonic() - began))
+    equivalent: Dict[str, int] = {}
     for name, (kind, line, _, _, _, replacement) in survivors:
         original = source.splitlines()[line - 1].strip()
-        print("survived  %-10s line %-5d %-30s %s  ->  %s" % (kind, line, name[:30], original[:70], replacement[:50]))
+        where = function_at(tree, line)
+        why = next(
+            (why for (at, start, to), why in EQUIVALENT.items() if (at, to) == (where, replacement) and original.startswith(start)), None
+        )
+        if why is not None:
+            equivalent[name] = equivalent.get(name, 0) + 1
+        label = "equivalent" if why else "SURVIVED"
+        print("%-10s %-10s line %-5d %-24s %s  ->  %s" % (label, kind, line, name[:24], original[:60], replacement[:40]))
+        if why:
+            print("          %s" % why)
+    print("\nbehaviour-changing mutants (the equivalent ones set aside):")
+    for name, (caught, tried) in scores.items():
+        counted = tried - equivalent.get(name, 0)
+        print("%-60s %3d/%-3d %5.1f%%" % (name[:60], caught, counted, 100.0 * caught / max(counted, 1)))
+    counted = tried - sum(equivalent.values())
+    print("%-60s %3d/%-3d %5.1f%%" % ("all", caught, counted, 100.0 * caught / max(counted, 1)))
 
 
 if __name__ == "__main__":
