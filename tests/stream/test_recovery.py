@@ -65,6 +65,19 @@ def test_a_submit_stream_cut_before_the_run_goes_on(recover):
         assert stream.current_run is None
 
 
+def test_a_submit_stream_polls_the_run_the_server_named_once_it_named_one():
+    # The ids as requested stand in only until the server says which run this is.
+    other = dict(RUN, id="run_2", status="queued")
+    fake = FakeTransport().stream(Runs.follow, sse("thread.run.queued", other))
+    done = dict(other, status="completed")
+    fake.answer("/threads/thread_1/runs/run_2", done).answer("/threads/thread_1/runs/run_2/steps", []).answer(
+        "/threads/thread_1/messages", []
+    )
+    stream = fake.submit_tool_outputs("thread_1", "run_1", [{"tool_call_id": "call_1", "output": "x"}], recover=True)
+    assert stream.until_done() == done and stream.recovered
+    assert fake.paths[1:] == ["/threads/thread_1/runs/run_2", "/threads/thread_1/runs/run_2/steps", "/threads/thread_1/messages"]
+
+
 def test_a_recovered_run_dispatches_what_it_finished_once():
     step = dict(OLD_STEP, id="step_2", type="message_creation")
     message = {"id": "msg_1", "object": "thread.message", "role": "assistant", "status": "completed"}
