@@ -4191,8 +4191,10 @@ class Client:
         url = self.base_url + path
         query = dict(self.default_query, **(params or {}))
         retries = self.max_retries if retries is None else retries
+        debug = _log.isEnabledFor(logging.DEBUG)  # redacting the URL costs microseconds: only for a line that is logged
         for attempt in range(retries + 1):
-            _log.debug("%s %s", method, self._redact(url))
+            if debug:
+                _log.debug("%s %s", method, self._redact(url))
             error: AssistantStreamError
             wait = None
             _WRITTEN.set(None)  # until one of this module's connections says
@@ -4231,7 +4233,8 @@ class Client:
             except (requests.exceptions.RequestException, ValueError) as exc:  # a header requests refuses, say
                 raise self._redacted(APIConnectionError("%s %s failed: %s" % (method, url, exc))) from None
             else:
-                _log.debug("HTTP %d from %s %s", response.status_code, method, self._redact(url))
+                if debug:
+                    _log.debug("HTTP %d from %s %s", response.status_code, method, self._redact(url))
                 if response.status_code < 300:
                     return response
                 wait = _retry_after(response.headers)
