@@ -888,18 +888,23 @@ def test_parallel_response_calls_are_done_each_with_its_own_name_and_arguments()
     assert [e[0] for e in emissions].count("tool_call.done") == 2 and acc.final()["output"] == [weather, clock]
 
 
-def test_a_final_output_reordered_around_an_item_without_an_id_repeats_nothing():
+@pytest.mark.parametrize("call_id", ["fc_1", None], ids=["a call with an id", "neither with an id"])
+def test_a_final_output_swapped_around_items_without_ids_repeats_nothing(call_id):
+    # The final output swaps a message without an id and a call: each goes with
+    # its own streamed item (by id, else by type), never crosswise.
     item = {"type": "message", "role": "assistant", "status": "in_progress", "content": []}
     done = dict(item, status="completed", content=[{"type": "output_text", "text": "Hello", "annotations": []}])
+    finished = {key: value for key, value in FUNCTION_CALL.items() if call_id or key != "id"}
     acc = _ResponseAccumulator()
     emissions = feed(
         acc,
         event("response.created", response=response()),
         event("response.output_item.added", output_index=0, item=item),
         event("response.output_text.delta", output_index=0, content_index=0, delta="Hello"),
-        event("response.output_item.added", output_index=1, item=dict(FUNCTION_CALL, status="in_progress", arguments="")),
-        event("response.function_call_arguments.delta", item_id="fc_1", output_index=1, delta='{"city": "Oslo"}'),
-        event("response.completed", response=response("completed", [FUNCTION_CALL, done])),  # the two swapped
+        event("response.output_item.added", output_index=1, item=dict(finished, status="in_progress", arguments="")),
+        event("response.function_call_arguments.delta", item_id=call_id, output_index=1, delta='{"city": "Oslo"}'),
+        event("response.output_item.added", output_index=2, item=dict(item)),  # a second message, never finished
+        event("response.completed", response=response("completed", [finished, done])),  # the two swapped
     )
     assert derived(emissions) == [
         ("text.created", "Hello"),
@@ -909,31 +914,7 @@ def test_a_final_output_reordered_around_an_item_without_an_id_repeats_nothing()
         ("tool_call.done", None),
         ("text.done", "Hello"),
     ]
-    assert acc.text() == "Hello" and acc.final()["output"] == [FUNCTION_CALL, done]
-
-
-def test_items_without_ids_are_matched_to_streamed_ones_of_their_own_type():
-    # Neither side has ids, and the final output swaps them: a message goes with
-    # the streamed message, a call with the streamed call, never crosswise.
-    item = {"type": "message", "role": "assistant", "status": "in_progress", "content": []}
-    done = dict(item, status="completed", content=[{"type": "output_text", "text": "Hello", "annotations": []}])
-    call = {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "", "status": "in_progress"}
-    finished_call = dict(call, arguments='{"city": "Oslo"}', status="completed")
-    acc = _ResponseAccumulator()
-    emissions = feed(
-        acc,
-        event("response.created", response=response()),
-        event("response.output_item.added", output_index=0, item=item),
-        event("response.output_text.delta", output_index=0, content_index=0, delta="Hello"),
-        event("response.output_item.added", output_index=1, item=call),
-        event("response.function_call_arguments.delta", output_index=1, delta='{"city": "Oslo"}'),
-        event("response.output_item.added", output_index=2, item=dict(item)),  # a second message, never finished
-        event("response.completed", response=response("completed", [finished_call, done])),
-    )
-    names = [e[0] for e in emissions]
-    assert names.count("text.created") == names.count("tool_call.created") == names.count("tool_call.done") == 1
-    assert names.count("text.done") == 1 and acc.text() == "Hello"
-    assert acc.final()["output"][:2] == [finished_call, done]
+    assert acc.text() == "Hello" and acc.final()["output"] == [finished, done, item]
 
 
 @pytest.mark.parametrize("there", ["msg_1", None], ids=["another id there", "no id there"])
