@@ -229,9 +229,9 @@ def main() -> None:
         if why:
             print("          %s" % why)
     print("\nbehaviour-changing mutants (the equivalent ones set aside):")
-    for name, (caught, tried) in scores.items():
-        counted = tried - equivalent.get(name, 0)
-        print("%-60s %3d/%-3d %5.1f%%" % (name[:60], caught, counted, 100.0 * caught / max(counted, 1)))
+    for name, (killed_here, tried_here) in scores.items():
+        counted = tried_here - equivalent.get(name, 0)
+        print("%-60s %3d/%-3d %5.1f%%" % (name[:60], killed_here, counted, 100.0 * killed_here / max(counted, 1)))
     counted = tried - sum(equivalent.values())
     print("%-60s %3d/%-3d %5.1f%%" % ("all", caught, counted, 100.0 * caught / max(counted, 1)))
 
