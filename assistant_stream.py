@@ -591,8 +591,8 @@ def _batched(blocks: List[bytes], limit: int) -> List[Tuple[bytes, int]]:
     splits back (a data line holds no newline), for sseclient-py's cost is
     mostly per event.  Any other block goes as it is, with 0, to be checked
     as ever (one over ``limit`` bytes, without its blank line: it is
-    parsed by _fields, or refused).  A run holds about ``_RUN_BYTES`` at
-    most: sseclient-py copies an event's data again for each of its lines."""
+    parsed by _fields, or refused).  A run stops growing at ``_RUN_BYTES``:
+    sseclient-py copies an event's data again for each of its lines."""
     found: List[Tuple[bytes, int]] = []
     run: List[bytes] = []  # the data lines of the run being gathered
     head = b""  # its name line, or b"" for data lines only
@@ -1377,7 +1377,7 @@ def _received(items: List[Any], index: int, accumulated: JSON) -> Any:
 def _match(output: List[Any], streamed: List[Any]) -> List[Optional[int]]:
     """For each item of a final (or polled) output, the place of the same
     item in the streamed output: the one with its id, else the one at its
-    place if it is of its type and no two ids say otherwise, else the first
+    place if it is of its type (or of none yet) and no two ids say otherwise, else the first
     one left without an id of its type; None for an item never seen."""
     places = {item["id"]: place for place, item in enumerate(streamed) if type(item) is dict and type(item.get("id")) is str}
     found: List[Optional[int]] = []
@@ -1387,7 +1387,7 @@ def _match(output: List[Any], streamed: List[Any]) -> List[Optional[int]]:
     claimed = set(found)
     for index, item in enumerate(output):
         there = streamed[index] if found[index] is None and index < len(streamed) and index not in claimed else None
-        if type(item) is dict and type(there) is dict and _kind(item) == _kind(there):
+        if type(item) is dict and type(there) is dict and _kind(there) in (None, _kind(item)):  # (deltas before its item: no type)
             if not (type(item.get("id")) is str and type(there.get("id")) is str):  # two ids, different: not the same item
                 found[index] = index
                 claimed.add(index)
@@ -1726,7 +1726,8 @@ class _RunAccumulator(_Accumulator):
         for index, entry in enumerate(_tool_calls(step)):
             emissions += self.derived.call(_call_key(step_id, index, entry), _received(received, index, entry), entry, final)
         for index, entry in enumerate(streamed):  # streamed, then left out of the finished step
-            emissions += self.derived.call_dropped(_call_key(step_id, index, entry), entry)
+            place = entry.get("index")  # where its deltas put it: its key, if it has no id
+            emissions += self.derived.call_dropped(_call_key(step_id, place if type(place) is int else index, entry), entry)
         return emissions
 
     def _on_step_delta(self, name: str, data: JSON) -> List[Emission]:
@@ -3318,9 +3319,13 @@ class Stream:
         except _MALFORMED as exc:
             raise ProtocolError("malformed %r event: %r" % (name, exc)) from exc
         except _PayloadError as found:  # an error inside a payload: what it built, then its error
-            self._emit(found.emissions)
-            raise _stream_error(found.data, self._redact) from None
-        self._emit(emissions)
+            error: Any = found.data
+            emissions = found.emissions
+        else:
+            error = None
+        self._emit(emissions)  # (outside the handler: a callback's exception chains nothing internal)
+        if error is not None:
+            raise _stream_error(error, self._redact)
 
     def _unrouted(self, name: str, data: Any) -> Optional[Route]:
         """An event no route takes: ``done``, ``error``, a name this module

@@ -1033,6 +1033,7 @@ RESPONSE_FIELDS = ("model", "input", "instructions", "previous_response_id", "co
 RESPONSE_FIELDS += ("stream_options", "background", "max_output_tokens", "max_tool_calls", "metadata", "parallel_tool_calls")
 RESPONSE_FIELDS += ("prompt", "prompt_cache_key", "prompt_cache_retention", "reasoning", "safety_identifier", "service_tier")
 RESPONSE_FIELDS += ("store", "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation", "user")
+RESPONSE_FIELDS += ("access_programs", "background_options", "context_management", "image", "moderation", "prompt_cache_options")
 RESPONSE_FIELDS += ("agent",)  # Azure AI Foundry's agent reference
 
 
@@ -1063,7 +1064,7 @@ def response_request(body: JSON) -> None:
         at = "input[%d]." % index
         for name in ("type", "role", "call_id", "approval_request_id"):
             field(item, name, "string", where=at)
-        if item.get("type") in (None, "message"):
+        if item.get("type") == "message" or (item.get("type") is None and set(item) != {"id"}):  # {"id"} alone: a reference
             choice(item, "role", ("user", "assistant", "system", "developer"), where=at, required=True)
         if item.get("type") == "mcp_approval_response":
             field(item, "approval_request_id", "string", required=True, where=at)
@@ -1079,7 +1080,9 @@ CHAT_FIELDS = ("model", "messages", "stream", "stream_options", "n", "tools", "t
 CHAT_FIELDS += ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed", "user", "metadata", "store")
 CHAT_FIELDS += ("frequency_penalty", "presence_penalty", "logit_bias", "logprobs", "top_logprobs", "response_format")
 CHAT_FIELDS += ("reasoning_effort", "service_tier", "modalities", "audio", "prediction", "verbosity", "web_search_options")
-CHAT_FIELDS += ("functions", "function_call", "prompt_cache_key", "safety_identifier")
+CHAT_FIELDS += ("functions", "function_call", "prompt_cache_key", "prompt_cache_options", "prompt_cache_retention")
+CHAT_FIELDS += ("safety_identifier", "moderation")
+CHAT_FIELDS += ("data_sources", "user_security_context")  # Azure OpenAI's
 
 
 def chat_request(body: JSON) -> None:

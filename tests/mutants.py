@@ -58,7 +58,11 @@ Mutant = Tuple[str, int, int, int, int, str]  # kind, line, column, end line, en
 # observe.  (the function they are in, the line as it starts, the replacement) -> why.
 EQUIVALENT = {
     ("APIStatusError.__init__", "super().__init__(message)", "pass"): "BaseException.__new__ already keeps the message as args",
-    ("_PayloadError.__init__", "super().__init__()", "pass"): "an internal exception whose args nobody reads",
+    (
+        "_PayloadError.__init__",
+        "super().__init__()",
+        "pass",
+    ): "an internal exception, handled at once, with nothing run while it is: its args are never seen",
     ("_Framer.blocks", 'if len(head) > 2 and head.find(b"\\n\\n") + 2 == len(head):', "3"): (
         "a 3-byte block then takes the batched path, which hands over the same block"
     ),

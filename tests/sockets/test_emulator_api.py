@@ -435,6 +435,21 @@ UNKNOWN_FIELDS = [
 ]
 
 
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/responses", dict(RESPONSE, input=[{"id": "msg_abc"}, MESSAGE], prompt_cache_retention="24h", store=True)),  # an item reference
+        ("/chat/completions", dict(CHAT, prompt_cache_retention="24h", seed=1, user="u")),
+        ("/chat/completions", dict(CHAT, data_sources=[], user_security_context={})),  # Azure OpenAI's
+        ("/threads/runs", dict(RUN, thread={"messages": [MESSAGE]}, tool_resources={}, response_format="auto")),
+    ],
+    ids=["responses", "chat", "azure chat", "thread and run"],
+)
+def test_fields_the_api_knows_are_taken(api, path, body):
+    status, answer = api("POST", path, body)
+    assert status == 200, answer
+
+
 def test_every_post_endpoint_has_an_unknown_field_tested():
     assert {path for path, _, _ in UNKNOWN_FIELDS} == set(POSTS) - {"/threads/{thread}/runs/{run}/cancel", "/responses/{response}/cancel"}
 

@@ -261,8 +261,8 @@ def test_a_dropped_stream_is_recovered_by_polling(client, emulator):
 
 
 @pytest.mark.parametrize("timeout", [None, 5.0, (None, 30.0), (5.0, None)])
-def test_recovery_keeps_its_deadline_whatever_timeouts_the_client_has(emulator, timeout):
-    # The polling's requests are bounded by the recovery deadline, on sockets with or without a timeout of their own.
+def test_recovery_works_whatever_timeouts_the_client_has(emulator, timeout):
+    # The polling's requests run under the recovery deadline, on sockets with or without a timeout of their own.
     client = assistant_stream.Client(api_key=API_KEY, base_url=emulator.base_url, timeout=timeout)
     stream = client.stream_run(new_thread(client), assistant_id="asst_1", metadata=steer(drop=9, reply="Back again."), recover=True)
     assert stream.until_done()["status"] == "completed" and stream.recovered and stream.text == "Back again."

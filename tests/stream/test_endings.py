@@ -207,6 +207,21 @@ def test_an_error_chunk_mid_stream_is_a_stream_error_after_its_callbacks():
     assert seen.names[-2:] == ["chat.completion.chunk", "error"] and stream.text == "Hel" and stream.closed
 
 
+def test_a_callback_that_raises_on_an_error_chunk_chains_nothing_internal():
+    # Its exception goes up as it is: no internal exception (holding the
+    # payload, unredacted) in its context, where a traceback would print it.
+    body = b'data: {"choices": [{"index": 0, "delta": {"content": "private"}}], "error": {"message": "boom"}}\n\n'
+    handlers = assistant_stream.Handlers()
+
+    @handlers.on("error")
+    def fail(event):
+        raise RuntimeError("the callback failed")
+
+    with pytest.raises(RuntimeError, match="the callback failed") as info:
+        assistant_stream.Stream([body], handlers, dialect=assistant_stream._ChatDialect()).until_done()
+    assert info.value.__context__ is None
+
+
 def test_keep_alive_chunks_without_choices_change_nothing():
     body = chunk(choice({"content": "Hi"})) + chunk() + b": ping\n\n" + chunk(choices=[]) + chunk(choice({}, "stop")) + CHAT_DONE
     stream = assistant_stream.replay(body)

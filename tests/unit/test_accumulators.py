@@ -917,6 +917,31 @@ def test_a_final_output_swapped_around_items_without_ids_repeats_nothing(call_id
     assert acc.text() == "Hello" and acc.final()["output"] == [finished, done, item]
 
 
+@pytest.mark.parametrize("kind", ["message", "function_call"])
+def test_a_final_item_whose_deltas_came_without_it_is_the_one_they_built(kind):
+    # Deltas that come before (or without) their output_item.added build an item
+    # of no type yet: the final item at its place is that item, not a new one.
+    acc = _ResponseAccumulator()
+    if kind == "message":
+        final = {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed"}
+        final["content"] = [{"type": "output_text", "text": "Hello", "annotations": []}]
+        delta = event("response.output_text.delta", item_id="msg_1", output_index=0, content_index=0, delta="Hello")
+    else:
+        final, delta = (
+            FUNCTION_CALL,
+            event("response.function_call_arguments.delta", item_id="fc_1", output_index=0, delta='{"city": "Oslo"}'),
+        )
+    emissions = feed(
+        acc, event("response.created", response=response()), delta, event("response.completed", response=response("completed", [final]))
+    )
+    names = [name for name, _ in derived(emissions)]
+    if kind == "message":
+        assert names == ["text.created", "text.delta", "text.done"] and acc.text() == "Hello"
+    else:
+        assert names == ["tool_call.created", "tool_call.delta", "tool_call.done"]
+    assert acc.final()["output"] == [final]
+
+
 @pytest.mark.parametrize("there", ["msg_1", None], ids=["another id there", "no id there"])
 def test_a_final_item_with_an_id_never_streamed_is_the_one_at_its_place_only_if_that_one_has_no_id(there):
     streamed = {"type": "message", "role": "assistant", "status": "in_progress", "content": []}
@@ -998,6 +1023,15 @@ def test_calls_a_finished_step_leaves_out_are_done_as_streamed(finished_calls):
     assert kept == (done if finished_calls is None else finished_calls)  # null leaves them out: what was streamed stays
     again = feed(accumulator, sse("thread.run.step.completed", finished))
     assert [e[0] for e in again] == ["thread.run.step.completed"]  # once
+
+
+def test_a_call_without_an_id_that_the_finished_step_leaves_out_is_done_by_its_deltas_index():
+    call = {"index": 1, "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}  # no id; index 1, first in the list
+    finished = dict(step("completed"), step_details={"type": "tool_calls", "tool_calls": []})
+    emissions = feed(
+        _RunAccumulator(), sse("thread.run.step.created", step()), step_delta(call), sse("thread.run.step.completed", finished)
+    )
+    assert [e[0] for e in emissions if e[0].startswith("tool_call.")] == ["tool_call.created", "tool_call.delta", "tool_call.done"]
 
 
 def test_a_message_delta_that_says_more_than_its_content_merges_it_all():
