@@ -1377,8 +1377,9 @@ def _received(items: List[Any], index: int, accumulated: JSON) -> Any:
 def _match(output: List[Any], streamed: List[Any]) -> List[Optional[int]]:
     """For each item of a final (or polled) output, the place of the same
     item in the streamed output: the one with its id, else the one at its
-    place if it is of its type (or of none yet) and no two ids say otherwise, else the first
-    one left without an id of its type; None for an item never seen."""
+    place if it is of its type (or of none yet) and no two ids say
+    otherwise, else the first one left without an id of its type; None for
+    an item never seen."""
     places = {item["id"]: place for place, item in enumerate(streamed) if type(item) is dict and type(item.get("id")) is str}
     found: List[Optional[int]] = []
     for item in output:
@@ -3319,13 +3320,12 @@ class Stream:
         except _MALFORMED as exc:
             raise ProtocolError("malformed %r event: %r" % (name, exc)) from exc
         except _PayloadError as found:  # an error inside a payload: what it built, then its error
-            error: Any = found.data
-            emissions = found.emissions
+            emissions, error = found.emissions, found.data
         else:
-            error = None
-        self._emit(emissions)  # (outside the handler: a callback's exception chains nothing internal)
-        if error is not None:
-            raise _stream_error(error, self._redact)
+            self._emit(emissions)
+            return
+        self._emit(emissions)  # outside the handler: a callback's exception chains nothing internal
+        raise _stream_error(error, self._redact)
 
     def _unrouted(self, name: str, data: Any) -> Optional[Route]:
         """An event no route takes: ``done``, ``error``, a name this module
